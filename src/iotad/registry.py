@@ -1,0 +1,138 @@
+"""The dataset registry: typed access to ``datasets.yaml``.
+
+A *file* is identified by ``"<source>/<name>"`` (its place in the mirror and under ``results/raw``);
+a *dataset* names its parts (train/test/...) as lists of files, plus how to parse and label them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+DEFAULT_REGISTRY = Path(__file__).with_name("datasets.yaml")
+
+
+class RegistryError(ValueError):
+    """The registry file is inconsistent (a programming or editing error, not bad data)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place to fetch a file from: a URL, optionally a member inside a .zip served there."""
+
+    url: str
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    key: str  # "<source>/<name>"
+    sha256: str | None  # of the content (after gzip decompression for .gz names); None = unpinned
+    sources: tuple[Source, ...]
+
+    @property
+    def name(self) -> str:
+        return self.key.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    format: str
+    parts: dict[str, tuple[str, ...]]
+    label_column: str
+    family_map: dict[str, str]
+    split: dict
+    binary_label_column: str | None = None
+    drop_columns: tuple[str, ...] = ()
+    meta_columns: tuple[str, ...] = ()
+    names_file: str | None = None
+    header_file: str | None = None
+    partitions_by_rows: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def train_part(self) -> str:
+        return next(iter(self.parts))
+
+    def files(self) -> list[str]:
+        """Every raw file the dataset needs, parts and auxiliary files together."""
+        keys = [k for files in self.parts.values() for k in files]
+        keys += [k for k in (self.names_file, self.header_file) if k]
+        return list(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True)
+class Registry:
+    files: dict[str, FileSpec]
+    datasets: dict[str, DatasetSpec]
+
+    def dataset(self, name: str) -> DatasetSpec:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise KeyError(
+                f"unknown dataset {name!r}; known datasets: {', '.join(sorted(self.datasets))}"
+            ) from None
+
+    def file(self, key: str) -> FileSpec:
+        try:
+            return self.files[key]
+        except KeyError:
+            raise KeyError(f"no file {key!r} in the dataset registry") from None
+
+
+def _source(entry) -> Source:
+    if isinstance(entry, str):
+        return Source(entry)
+    if isinstance(entry, list):  # [base_url, path]
+        return Source("/".join(s.rstrip("/") for s in entry))
+    return Source(entry["url"], entry.get("member"))
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _dataset(name: str, raw: dict) -> DatasetSpec:
+    known = set(DatasetSpec.__dataclass_fields__) - {"name"}
+    unknown = set(raw) - known
+    if unknown:
+        raise RegistryError(f"dataset {name!r}: unknown keys {sorted(unknown)}")
+    raw = dict(raw)
+    raw["parts"] = {part: tuple(files) for part, files in raw["parts"].items()}
+    for key in ("drop_columns", "meta_columns"):
+        raw[key] = tuple(raw.get(key, ()))
+    raw["partitions_by_rows"] = {int(k): v for k, v in raw.get("partitions_by_rows", {}).items()}
+    return DatasetSpec(name=name, **raw)
+
+
+@cache
+def load_registry(path: str | Path = DEFAULT_REGISTRY) -> Registry:
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+
+    files = {
+        key: FileSpec(key, spec.get("sha256"), tuple(_source(u) for u in spec["urls"]))
+        for key, spec in raw["files"].items()
+    }
+    datasets = {name: _dataset(name, spec) for name, spec in raw["datasets"].items()}
+
+    # N-BaIoT: nine devices with the same layout; each device is its own dataset.
+    base = "https://archive.ics.uci.edu/ml/machine-learning-databases/00442"
+    for device, device_files in raw.get("nbaiot_devices", {}).items():
+        keys = []
+        for fname in device_files:
+            key = f"n-baiot/{device}/{fname}"
+            files[key] = FileSpec(key, None, (Source(f"{base}/{device}/{fname}"),))
+            keys.append(key)
+        spec = dict(raw["nbaiot_dataset"], parts={"all": keys})
+        datasets[f"n-baiot-{_slug(device)}"] = _dataset(f"n-baiot-{_slug(device)}", spec)
+
+    for ds in datasets.values():
+        missing = [k for k in ds.files() if k not in files]
+        if missing:
+            raise RegistryError(f"dataset {ds.name!r} names files absent from `files`: {missing}")
+    return Registry(files, datasets)
