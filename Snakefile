@@ -1,0 +1,23 @@
+# iotad: reproducible benchmark of autoencoder and latent-representation anomaly detectors
+# for network and IoT intrusion data. Run `snakemake --cores 8`; see README.md.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        expand("results/reports/cleaning/{dataset}.json", dataset=DATASETS),
+        [eda_outputs(dataset) for dataset in DATASETS],

@@ -1,0 +1,115 @@
+"""Exploratory tables and the seed paper's Figures 3-5 (records per DoS attack type, normal vs DoS,
+DoS vs all records), computed from the cleaned parts of one dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and cluster nodes
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+
+
+def label_counts(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long table: part, label, family, is_attack, records."""
+    rows = [
+        frame.groupby(["label", "family", "is_attack"], observed=True).size().rename("records").reset_index()
+        .assign(part=part)
+        for part, frame in parts.items()
+    ]
+    table = pd.concat(rows, ignore_index=True)
+    return table[["part", "label", "family", "is_attack", "records"]]
+
+
+def distribution_table(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Records and percentage of the part, one column pair per part."""
+    wide = counts.pivot_table(index=by, columns="part", values="records", aggfunc="sum", fill_value=0)
+    wide = wide[list(dict.fromkeys(counts["part"]))]  # keep part order
+    out = pd.DataFrame(index=wide.index)
+    for part in wide.columns:
+        out[f"{part}_records"] = wide[part].astype("int64")
+        out[f"{part}_percent"] = (100 * wide[part] / wide[part].sum()).round(3)
+    first = f"{wide.columns[0]}_records"
+    return out.sort_values(first, ascending=False).reset_index()
+
+
+def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path) -> None:
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(table.to_markdown(index=False) + "\n")
+
+
+def _save(fig, png: str | Path, svg: str | Path) -> None:
+    for path, fmt in ((png, "png"), (svg, "svg")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _no_data(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def _annotate(ax) -> None:
+    for container in ax.containers:
+        ax.bar_label(container, fmt="{:,.0f}", fontsize=7, padding=2)
+
+
+def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out: dict[str, str]) -> None:
+    """Figures 3-5. ``out`` maps fig3_png, fig3_svg, ... to paths."""
+    sns.set_theme(style="whitegrid", context="paper")
+    dos_set = {f.lower() for f in dos_families}
+    is_dos = counts["family"].str.lower().isin(dos_set)
+    dos = counts[is_dos]
+    no_dos = f"{dataset}: no records in the DoS families {sorted(dos_set)}"
+
+    # Figure 3: records per DoS attack type (log scale: smurf and land differ by four orders).
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if dos.empty:
+        _no_data(ax, no_dos)
+    else:
+        order = dos.groupby("label")["records"].sum().sort_values(ascending=False).index
+        sns.barplot(data=dos, x="label", y="records", hue="part", order=order, ax=ax)
+        ax.set_yscale("log")
+        ax.set(xlabel="DoS attack type", ylabel="records (log scale)", title=f"{dataset}: records per DoS attack type")
+        ax.tick_params(axis="x", rotation=45)
+        _annotate(ax)
+    _save(fig, out["fig3_png"], out["fig3_svg"])
+
+    # Figure 4: normal vs DoS records.
+    group = np.select([counts["family"] == "normal", is_dos], ["normal", "DoS"], default="")
+    normal_dos = (
+        counts.assign(group=group).query("group != ''")
+        .groupby(["part", "group"], sort=False)["records"].sum().reset_index()
+    )
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    if dos.empty:
+        _no_data(ax, no_dos)
+    else:
+        sns.barplot(data=normal_dos, x="group", y="records", hue="part", order=["normal", "DoS"], ax=ax)
+        ax.set(xlabel="", ylabel="records", title=f"{dataset}: normal vs DoS records")
+        _annotate(ax)
+    _save(fig, out["fig4_png"], out["fig4_svg"])
+
+    # Figure 5: DoS records against all records.
+    totals = counts.groupby("part", sort=False)["records"].sum().rename("all records")
+    dos_totals = dos.groupby("part", sort=False)["records"].sum().rename("DoS records")
+    versus = pd.concat([dos_totals, totals], axis=1).fillna(0).reset_index().melt(
+        id_vars="part", var_name="group", value_name="records"
+    )
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    if dos.empty:
+        _no_data(ax, no_dos)
+    else:
+        sns.barplot(data=versus, x="group", y="records", hue="part", order=["DoS records", "all records"], ax=ax)
+        ax.set(xlabel="", ylabel="records", title=f"{dataset}: DoS vs all records")
+        _annotate(ax)
+    _save(fig, out["fig5_png"], out["fig5_svg"])

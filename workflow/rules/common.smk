@@ -1,0 +1,65 @@
+# Shared helpers: the dataset registry, the enabled datasets and path functions.
+import os
+import sys
+from pathlib import Path
+
+# The library lives in src/: importable here, and (through PYTHONPATH, which jobs inherit) in every
+# script job, also under --sdm conda where the package is not installed. We set the variable, not require it.
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
+
+from iotad.config import resolve_datasets
+from iotad.registry import DEFAULT_REGISTRY, load_registry
+
+REGISTRY = load_registry(config["data"]["registry"] or DEFAULT_REGISTRY)
+DATASETS = resolve_datasets(config["datasets"], REGISTRY)
+
+
+wildcard_constraints:
+    dataset=r"[a-z0-9-]+",
+    part=r"[a-z0-9]+",
+    file=r"[^/]+/.+",
+
+
+def dataset_parts(dataset):
+    return list(REGISTRY.dataset(dataset).parts)
+
+
+def raw_path(key):
+    return f"results/raw/{key}"
+
+
+def parse_inputs(wildcards):
+    spec = REGISTRY.dataset(wildcards.dataset)
+    aux = [k for k in (spec.names_file, spec.header_file) if k]
+    return {
+        "files": [raw_path(k) for k in spec.parts[wildcards.part]],
+        "aux": [raw_path(k) for k in aux],
+    }
+
+
+def clean_parts(wildcards):
+    return expand(
+        "results/clean/{dataset}/{part}.parquet",
+        dataset=wildcards.dataset,
+        part=dataset_parts(wildcards.dataset),
+    )
+
+
+def cleaning_part_reports(wildcards):
+    return expand(
+        "results/clean/{dataset}/{part}.cleaning.json",
+        dataset=wildcards.dataset,
+        part=dataset_parts(wildcards.dataset),
+    )
+
+
+EDA_TABLES = ["class_distribution", "family_distribution"]
+EDA_FIGURES = ["fig3_dos_attack_types", "fig4_normal_vs_dos", "fig5_dos_vs_all"]
+
+
+def eda_outputs(dataset):
+    return expand("results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_TABLES, ext=["csv", "md"]) + expand(
+        "results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_FIGURES, ext=["png", "svg"]
+    )

@@ -1,0 +1,110 @@
+# Raw data -> verified files -> typed parquet -> cleaned parts with family labels -> EDA.
+
+
+rule download:
+    output:
+        "results/raw/{file}",
+    log:
+        "results/logs/download/{file}.log",
+    params:
+        mirror=config["data"]["mirror"],
+        retries=config["data"]["download"]["retries"],
+        timeout=config["data"]["download"]["timeout_s"],
+    resources:
+        mem_mb=500,
+        runtime=60,
+        downloads=1,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download.py"
+
+
+rule parse:
+    input:
+        unpack(parse_inputs),
+    output:
+        "results/parsed/{dataset}/{part}.parquet",
+    log:
+        "results/logs/parse/{dataset}/{part}.log",
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/parse.py"
+
+
+rule clean:
+    input:
+        "results/parsed/{dataset}/{part}.parquet",
+    output:
+        data="results/clean/{dataset}/{part}.parquet",
+        report="results/clean/{dataset}/{part}.cleaning.json",
+    log:
+        "results/logs/clean/{dataset}/{part}.log",
+    params:
+        preprocessing=config["preprocessing"],
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/clean.py"
+
+
+rule cleaning_report:
+    input:
+        cleaning_part_reports,
+    output:
+        "results/reports/cleaning/{dataset}.json",
+    log:
+        "results/logs/cleaning_report/{dataset}.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/cleaning_report.py"
+
+
+rule eda:
+    input:
+        clean_parts,
+    output:
+        class_csv="results/eda/{dataset}/class_distribution.csv",
+        class_md="results/eda/{dataset}/class_distribution.md",
+        family_csv="results/eda/{dataset}/family_distribution.csv",
+        family_md="results/eda/{dataset}/family_distribution.md",
+        fig3_png=report(
+            "results/eda/{dataset}/fig3_dos_attack_types.png",
+            caption="../report/fig3_dos_attack_types.rst",
+            category="Exploratory analysis",
+            subcategory="{dataset}",
+        ),
+        fig3_svg="results/eda/{dataset}/fig3_dos_attack_types.svg",
+        fig4_png=report(
+            "results/eda/{dataset}/fig4_normal_vs_dos.png",
+            caption="../report/fig4_normal_vs_dos.rst",
+            category="Exploratory analysis",
+            subcategory="{dataset}",
+        ),
+        fig4_svg="results/eda/{dataset}/fig4_normal_vs_dos.svg",
+        fig5_png=report(
+            "results/eda/{dataset}/fig5_dos_vs_all.png",
+            caption="../report/fig5_dos_vs_all.rst",
+            category="Exploratory analysis",
+            subcategory="{dataset}",
+        ),
+        fig5_svg="results/eda/{dataset}/fig5_dos_vs_all.svg",
+    log:
+        "results/logs/eda/{dataset}.log",
+    params:
+        dos_families=config["eda"]["dos_families"],
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/eda.py"
