@@ -91,7 +91,8 @@ def read_delimited(
             lines = iter(fh)
             cols = names or next(csv.reader([next(lines, "")], delimiter=sep), [])
             ncols = len(cols)
-            numeric = {cols.index(c) for c, t in (dtype or {}).items() if c in cols and t != "string"}
+            typed = dtype if isinstance(dtype, dict) else {}
+            numeric = {cols.index(c) for c, t in typed.items() if c in cols and t != "string"}
             bad = _first_bad_line(lines, sep, ncols, numeric, start_line=1 if names else 2)
         if bad:
             raise ParseError(f"malformed row in {label}, line {bad[0]}: {bad[1]}")
@@ -118,7 +119,7 @@ def kdd_names(names_file: PathLike) -> tuple[list[str], set[str]]:
     with open_text(names_file) as fh:
         lines = [ln.strip() for ln in fh if ln.strip()]
     for line in lines[1:]:  # the first line lists the training classes
-        match = re.fullmatch(r"([A-Za-z_]+):\s*(continuous|symbolic)\.", line)
+        match = re.fullmatch(r"([A-Za-z0-9_]+):\s*(continuous|symbolic)\.", line)
         if not match:
             raise ParseError(f"unexpected line in {names_file}: {line!r}")
         names.append(match.group(1))

@@ -1,0 +1,100 @@
+import gzip
+
+import pandas as pd
+import pytest
+
+from iotad.parse import ParseError, read_csv_with_header, read_kdd, read_zeek
+
+SYMBOLIC = {1: "protocol_type", 2: "service", 3: "flag"}
+NAMES = [SYMBOLIC.get(i, f"f{i}") for i in range(41)]
+
+
+@pytest.fixture
+def names_file(tmp_path):
+    lines = ["back,normal,smurf."] + [
+        f"{n}: {'symbolic' if n in SYMBOLIC.values() else 'continuous'}." for n in NAMES
+    ]
+    path = tmp_path / "kddcup.names"
+    path.write_text("\r\n".join(lines) + "\r\n")  # the original has CRLF line endings
+    return path
+
+
+def kdd_row(label="normal.", protocol="tcp", first="0"):
+    values = [first, protocol, "http", "SF"] + ["1"] * 37
+    return ",".join(values + [label])
+
+
+def write_gz(path, lines):
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return path
+
+
+def test_kdd_labels_lose_the_trailing_dot_and_counts_become_integers(tmp_path, names_file):
+    path = write_gz(tmp_path / "train.gz", [kdd_row("normal."), kdd_row("smurf.", "icmp", "2")])
+    frame = read_kdd(path, names_file)
+    assert list(frame.columns) == NAMES + ["label"]
+    assert frame["label"].tolist() == ["normal", "smurf"]
+    assert frame["f0"].dtype == "int64" and frame["protocol_type"].tolist() == ["tcp", "icmp"]
+
+
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        (kdd_row() + ",extra", "43 fields, expected 42"),
+        (kdd_row().rsplit(",", 1)[0], "41 fields, expected 42"),
+        (kdd_row(first="abc"), "field 1 is 'abc', expected a number"),
+    ],
+)
+def test_malformed_kdd_row_names_file_and_line(tmp_path, names_file, bad, problem):
+    path = write_gz(tmp_path / "train.gz", [kdd_row(), kdd_row(), bad, kdd_row()])
+    with pytest.raises(ParseError, match=rf"malformed row in {path}, line 3: {problem}"):
+        read_kdd(path, names_file)
+
+
+def test_nsl_difficulty_is_kept(tmp_path, names_file):
+    path = write_gz(tmp_path / "nsl.gz", [kdd_row("neptune") + ",21"])
+    frame = read_kdd(path, names_file, extra=("difficulty",))
+    assert frame["difficulty"].tolist() == [21] and frame["label"].tolist() == ["neptune"]
+
+
+def test_csv_with_bom_crlf_and_padded_strings(tmp_path):
+    raw = "\ufeffdate,time,light_status,label,type\r\n25-Apr-19, 19:41:37 , on,1,ddos\r\n25-Apr-19,8:59:02, off,0,normal\r\n"
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(raw.encode("utf-8")))
+    frame = read_csv_with_header(path)
+    assert list(frame.columns) == ["date", "time", "light_status", "label", "type"]
+    assert frame["time"].tolist() == ["19:41:37", "8:59:02"]
+    assert frame["light_status"].tolist() == ["on", "off"]
+    assert frame["label"].tolist() == [1, 0]
+
+
+def test_csv_short_row_is_an_error_with_its_line(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("\ufeffid,dur,attack_cat,label\r\n1,0.5,Normal,0\r\n2,0.7,Normal\r\n")
+    with pytest.raises(ParseError, match=r"u.csv, line 3: 3 fields, expected 4"):
+        read_csv_with_header(path)
+
+
+ZEEK = """#separator \\x09
+#fields\tts\tuid\tduration\torig_bytes\tproto\ttunnel_parents   label   detailed-label
+#types\ttime\tstring\tinterval\tcount\tenum\tset[string]   string   string
+1547127288.02\tC1\t3.9\t83\ttcp\t-   Malicious   FileDownload
+1547157330.03\tC2\t-\t-\tudp\t-   Benign   -
+#close\t2019-01-11
+"""
+
+
+def test_zeek_mixed_separators_and_unset_fields(tmp_path):
+    path = tmp_path / "conn.log.labeled"
+    path.write_text(ZEEK)
+    frame = read_zeek(path)
+    assert list(frame.columns) == ["ts", "uid", "duration", "orig_bytes", "proto", "tunnel_parents", "label", "detailed-label"]
+    assert frame["detailed-label"].tolist() == ["FileDownload", "-"]
+    assert frame["duration"].dtype == "float64" and pd.isna(frame["duration"].iloc[1])
+
+
+def test_zeek_wrong_field_count_names_the_line(tmp_path):
+    path = tmp_path / "conn.log.labeled"
+    path.write_text(ZEEK.replace("\tudp\t", "\t"))
+    with pytest.raises(ParseError, match=r"conn.log.labeled, line 2: 7 fields, expected 8"):
+        read_zeek(path)

@@ -1,0 +1,47 @@
+from iotad.registry import load_registry
+
+REG = load_registry()
+
+
+def test_every_dataset_family_is_known():
+    expected = {"kddcup99", "nsl-kdd", "unsw-nb15", "ton-iot-network", "iot-23", "cic-ids2017"}
+    assert expected <= set(REG.datasets)
+    telemetry = [d for d in REG.datasets if d.startswith("ton-iot-") and d != "ton-iot-network"]
+    assert len(telemetry) == 7
+    assert len([d for d in REG.datasets if d.startswith("n-baiot-")]) == 9
+
+
+def test_pinned_hashes_are_sha256_and_every_file_has_a_source():
+    for spec in REG.files.values():
+        assert spec.sources, spec.key
+        if spec.sha256 is not None:
+            assert len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0, spec.key
+    # Everything the local mirror holds is pinned; only internet-only files may be unpinned.
+    unpinned = {k.split("/")[0] for k, s in REG.files.items() if s.sha256 is None}
+    assert unpinned <= {"n-baiot", "cic-ids2017"}
+
+
+def test_kdd_family_map_covers_the_test_only_attack_types():
+    fam = REG.dataset("kddcup99").family_map
+    test_only = {
+        "mailbomb": "dos", "apache2": "dos", "processtable": "dos", "udpstorm": "dos",
+        "mscan": "probe", "saint": "probe",
+        "snmpgetattack": "r2l", "snmpguess": "r2l", "named": "r2l", "sendmail": "r2l",
+        "xlock": "r2l", "xsnoop": "r2l", "worm": "r2l",
+        "httptunnel": "u2r", "ps": "u2r", "sqlattack": "u2r", "xterm": "u2r",
+    }
+    for label, family in test_only.items():
+        assert fam[label] == family
+    assert REG.dataset("nsl-kdd").family_map == fam
+
+
+def test_cic_uses_the_seed_papers_five_groups():
+    families = set(REG.dataset("cic-ids2017").family_map.values())
+    assert families == {"normal", "dos", "portscan", "ddos", "probe"}
+
+
+def test_nbaiot_devices_without_mirai_have_no_mirai_file():
+    for device in ("ennio-doorbell", "samsung-snh-1011-n-webcam"):
+        files = REG.dataset(f"n-baiot-{device}").parts["all"]
+        assert not any("mirai" in f for f in files)
+    assert any("mirai" in f for f in REG.dataset("n-baiot-danmini-doorbell").parts["all"])
