@@ -232,12 +232,13 @@ def read_nbaiot(files: list[PathLike], header_file: PathLike) -> pd.DataFrame:
     if len(header) != 115:
         raise ParseError(f"{header_file}: expected 115 feature names, found {len(header)}")
     dtype = dict.fromkeys(header, "float64")
-    frames = []
+    frames, labels = [], []
     for path in map(Path, files):
         if path.suffix == ".csv":
             frame = read_delimited(path, label=str(path), dtype=dtype)
             _check_header(frame, header, str(path))
-            frames.append(frame.assign(label="benign"))
+            frames.append(frame)
+            labels.append(np.repeat("benign", len(frame)))
             continue
         botnet = path.name.split("_")[0]  # gafgyt_attacks.rar -> gafgyt
         with _open_archive(path) as archive:
@@ -247,8 +248,11 @@ def read_nbaiot(files: list[PathLike], header_file: PathLike) -> pd.DataFrame:
                     lambda: io.TextIOWrapper(archive.open(member), encoding="utf-8"), label=label, dtype=dtype
                 )
                 _check_header(frame, header, label)
-                frames.append(frame.assign(label=f"{botnet}.{Path(member).stem}"))
-    return pd.concat(frames, ignore_index=True)
+                frames.append(frame)
+                labels.append(np.repeat(f"{botnet}.{Path(member).stem}", len(frame)))
+    frame = pd.concat(frames, ignore_index=True).copy()  # copy: one block per dtype, not 115
+    frame["label"] = pd.Series(np.concatenate(labels), dtype="string")
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------
