@@ -1,0 +1,216 @@
+"""Snakemake end to end on tiny slices of the real mirror files (with a registry whose checksums
+match the slices), plus the workflow's failure modes: bad config, corrupt file, malformed row."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from iotad.registry import DEFAULT_REGISTRY
+
+pytestmark = pytest.mark.workflow
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+REPO = Path(__file__).resolve().parents[2]
+
+# every n-th line of each file (keeps label variety); None = whole file
+SLICES = {
+    "kddcup99/kddcup.data_10_percent.gz": 400,
+    "kddcup99/corrected.gz": 400,
+    "kddcup99/kddcup.names.gz": None,
+    "nsl-kdd/KDDTrain+.txt.gz": 100,
+    "nsl-kdd/KDDTest+.txt.gz": 20,
+    "nsl-kdd/KDDTest-21.txt.gz": 20,
+    "nsl-kdd/KDDTrain+_20Percent.txt.gz": 20,
+    "ton-iot/Train_Test_IoT_Fridge.csv.gz": 40,
+    "iot-23/CTU-Honeypot-Capture-4-1.conn.log.labeled.gz": None,
+    "iot-23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled.gz": None,
+}
+DATASETS = ["kddcup99", "nsl-kdd", "ton-iot-fridge", "iot-23"]
+
+
+def slice_lines(lines: list[bytes], every: int | None, header: bool) -> list[bytes]:
+    if every is None:
+        return lines
+    head, body = (lines[:1], lines[1:]) if header else ([], lines)
+    return head + body[::every]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, mirror):
+    """A tiny mirror, a registry whose hashes match it, and a config that uses both."""
+    root = tmp_path_factory.mktemp("tiny")
+    registry = yaml.safe_load(DEFAULT_REGISTRY.read_text())
+    for key, every in SLICES.items():
+        lines = gzip.decompress((mirror / key).read_bytes()).splitlines(keepends=True)
+        content = b"".join(slice_lines(lines, every, header=key.endswith(".csv.gz")))
+        out = root / "mirror" / key
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(gzip.compress(content, mtime=0))
+        registry["files"][key]["sha256"] = hashlib.sha256(content).hexdigest()
+    (root / "registry.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
+    return root
+
+
+def write_config(workdir: Path, tiny: Path, **changes) -> Path:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"] = DATASETS
+    config["data"].update(mirror=[str(tiny / "mirror")], registry=str(tiny / "registry.yaml"))
+    config["data"]["download"]["retries"] = 0
+    for key, value in changes.items():
+        section, name = key.split("__")
+        config[section][name] = value
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir``; ``.stdout`` holds stdout and stderr together."""
+    env = {k: v for k, v in os.environ.items() if k != "IOTAD_DATA_MIRROR"}  # only the tiny mirror
+    return subprocess.run(
+        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def finished(tiny, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    write_config(workdir, tiny)
+    result = snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return workdir
+
+
+def test_whole_stage_runs_and_writes_every_report_and_figure(finished, tiny):
+    results = finished / "results"
+    for dataset in DATASETS:
+        report = json.loads((results / f"reports/cleaning/{dataset}.json").read_text())
+        for part, rep in report["parts"].items():
+            cleaned = pd.read_parquet(results / f"clean/{dataset}/{part}.parquet")
+            assert len(cleaned) == rep["rows_out"] > 0
+            assert cleaned.columns[-3:].tolist() == ["label", "family", "is_attack"]
+            assert set(cleaned["family"]) <= set(report["parts"][part]["family_counts"])
+        for name in ("class_distribution", "family_distribution"):
+            table = pd.read_csv(results / f"eda/{dataset}/{name}.csv")
+            assert (results / f"eda/{dataset}/{name}.md").read_text().startswith("| family")
+            first_part = next(iter(report["parts"]))
+            assert table[f"{first_part}_records"].sum() == report["parts"][first_part]["rows_out"]
+        for fig in ("fig3_dos_attack_types", "fig4_normal_vs_dos", "fig5_dos_vs_all"):
+            assert (results / f"eda/{dataset}/{fig}.png").read_bytes()[:4] == b"\x89PNG"
+            assert b"<svg" in (results / f"eda/{dataset}/{fig}.svg").read_bytes()[:500]
+
+
+def test_counts_follow_the_slices(finished, tiny):
+    kdd = json.loads((finished / "results/reports/cleaning/kddcup99.json").read_text())["parts"]
+    assert kdd["train"]["rows_in"] == len(range(0, 494_021, 400))
+    assert kdd["test"]["rows_in"] == len(range(0, 311_029, 400))
+    iot = json.loads((finished / "results/reports/cleaning/iot-23.json").read_text())["parts"]["all"]
+    assert iot["rows_in"] == 4_878 and iot["nan_policy"] == "zero" and iot["rows_with_nan_or_inf"] > 0
+
+
+def test_rerun_has_nothing_to_do(finished):
+    result = snakemake(finished, "-n", "--cores", "2")
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout
+
+
+def test_invalid_config_value_is_named_and_nothing_is_written(tiny, tmp_path):
+    write_config(tmp_path, tiny, preprocessing__nan_policy="sometimes")
+    result = snakemake(tmp_path, "--cores", "1")
+    assert result.returncode != 0
+    assert "'sometimes' is not one of ['drop', 'zero', 'median']" in result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_unknown_dataset_in_config_is_named(tiny, tmp_path):
+    write_config(tmp_path, tiny)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["datasets"] = ["kddcup99", "kdd-cup-2000"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "-n")
+    assert result.returncode != 0 and "'kdd-cup-2000' matches no dataset" in result.stdout
+
+
+def corrupt_copy(tiny: Path, dest: Path, key: str, mutate) -> Path:
+    """A copy of the tiny mirror with one file changed; returns the mirror root."""
+    mirror = dest / "mirror"
+    for path in (tiny / "mirror").rglob("*.gz"):
+        target = mirror / path.relative_to(tiny / "mirror")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    target = mirror / key
+    target.write_bytes(mutate(target.read_bytes()))
+    return mirror
+
+
+def run_with_mirror(tmp_path: Path, tiny: Path, mirror: Path, datasets: list[str]):
+    write_config(tmp_path, tiny)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["datasets"] = datasets
+    config["data"]["mirror"] = [str(mirror)]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    return snakemake(tmp_path, "--cores", "1")
+
+
+def test_checksum_mismatch_stops_with_file_and_hash_and_no_output(tiny, tmp_path):
+    key = "iot-23/CTU-Honeypot-Capture-4-1.conn.log.labeled.gz"
+    mirror = corrupt_copy(tiny, tmp_path, key, lambda b: gzip.compress(gzip.decompress(b) + b"extra\n"))
+    result = run_with_mirror(tmp_path, tiny, mirror, ["iot-23"])
+    expected = yaml.safe_load((tiny / "registry.yaml").read_text())["files"][key]["sha256"]
+    assert result.returncode != 0
+    assert f"checksum mismatch for {key}" in result.stdout and expected in result.stdout
+    assert not (tmp_path / "results/raw" / key).exists()
+
+
+def test_truncated_gzip_stops_with_file_and_no_output(tiny, tmp_path):
+    key = "iot-23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled.gz"
+    mirror = corrupt_copy(tiny, tmp_path, key, lambda b: b[: len(b) // 2])
+    result = run_with_mirror(tmp_path, tiny, mirror, ["iot-23"])
+    assert result.returncode != 0 and "truncated or corrupt gzip archive" in result.stdout
+    assert key.split("/")[1] in result.stdout
+    assert not (tmp_path / "results/raw" / key).exists()
+
+
+def test_malformed_row_stops_parse_with_line_and_no_parquet(tiny, tmp_path):
+    key = "kddcup99/corrected.gz"
+
+    def add_field_on_line_5(data: bytes) -> bytes:
+        lines = gzip.decompress(data).splitlines(keepends=True)
+        lines[4] = lines[4].replace(b",", b",9,", 1)
+        return gzip.compress(b"".join(lines))
+
+    mirror = corrupt_copy(tiny, tmp_path, key, add_field_on_line_5)
+    # The registry pins the intact slice: point it at the edited file's hash so parsing is reached.
+    registry = yaml.safe_load((tiny / "registry.yaml").read_text())
+    registry["files"][key]["sha256"] = hashlib.sha256(gzip.decompress((mirror / key).read_bytes())).hexdigest()
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
+    write_config(tmp_path, tiny)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config.update(datasets=["kddcup99"])
+    config["data"].update(mirror=[str(mirror)], registry=str(tmp_path / "registry.yaml"))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "--cores", "1", "--keep-going")
+    assert result.returncode != 0
+    assert "malformed row in results/raw/kddcup99/corrected.gz, line 5: 43 fields, expected 42" in result.stdout
+    assert not (tmp_path / "results/parsed/kddcup99/test.parquet").exists()
+    # The other part is unaffected and finished (--keep-going): nothing already computed is lost.
+    assert (tmp_path / "results/clean/kddcup99/train.parquet").exists()
+
+
+def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    result = snakemake(tmp_path, "-n", "--cores", "8")
+    assert result.returncode == 0, result.stdout[-2000:]
+    out = result.stdout
+    for rule, count in {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12}.items():
+        assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
