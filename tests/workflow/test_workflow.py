@@ -214,3 +214,9 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     out = result.stdout
     for rule, count in {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12}.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
+
+
+def test_snakemake_lint_is_clean(tmp_path):
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    result = snakemake(tmp_path, "--lint")
+    assert result.returncode == 0 and "Congratulations, your workflow is in a good condition" in result.stdout, result.stdout[-2000:]

@@ -1,0 +1,34 @@
+# Set-up and entry points. `make run` and `make test` are the two commands of the README.
+PYTHON ?= python3
+CORES ?= 8
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup run test bench lint lock
+
+# Debian's unar extracts N-BaIoT's .rar archives (through the rarfile package).
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@command -v unar >/dev/null || $(SUDO) apt-get install -y -q unar || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q unar; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: setup  ## the default benchmark
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup  ## unit, real-data (needs the mirror) and workflow tests
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/parse_clean.py
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+lock: setup  ## re-pin the whole environment after changing pyproject.toml
+	{ echo "# Full environment pinned by 'make lock' (pip freeze). Install with: pip install -c requirements.lock -e '.[test]'"; \
+	  $(BIN)/pip freeze --exclude-editable; } > requirements.lock
