@@ -104,7 +104,13 @@ def clean_part(frame: pd.DataFrame, spec: DatasetSpec, options: CleaningOptions,
         out = out[~bad_rows]
     else:
         cleaned = np.where(nan_mask | inf_mask, np.nan, values)
-        fill = 0.0 if options.nan_policy == "zero" else np.nanmedian(cleaned, axis=0)
+        if options.nan_policy == "zero":
+            fill = 0.0
+        else:  # a column without one finite value has no median: 0, as with "zero"
+            finite = ~np.isnan(cleaned)
+            fill = np.zeros(cleaned.shape[1])
+            has = finite.any(axis=0)
+            fill[has] = np.nanmedian(cleaned[:, has], axis=0)
         cleaned = np.where(np.isnan(cleaned), fill, cleaned)
         for i, col in enumerate(numeric):
             if nan_mask[:, i].any() or inf_mask[:, i].any():

@@ -26,6 +26,16 @@ def resolve_datasets(patterns: list[str], registry: Registry) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+def check_overrides(preprocessing: dict, registry: Registry) -> None:
+    """A misspelt dataset under preprocessing.overrides would silently do nothing: refuse it."""
+    unknown = [name for name in preprocessing.get("overrides", {}) if name not in registry.datasets]
+    if unknown:
+        raise ConfigError(
+            f"config.yaml: preprocessing.overrides names unknown datasets {unknown}. "
+            f"Known datasets: {', '.join(registry.datasets)}"
+        )
+
+
 def cleaning_options(preprocessing: dict, dataset: str) -> CleaningOptions:
     """Global preprocessing settings with the dataset's overrides applied."""
     merged = {k: preprocessing[k] for k in ("nan_policy", "drop_duplicates", "drop_columns") if k in preprocessing}

@@ -112,7 +112,10 @@ def _session(retries: int) -> requests.Session:
 def _http_get(session: requests.Session, url: str, out: Path, timeout: float) -> None:
     with session.get(url, stream=True, timeout=timeout) as resp:
         resp.raise_for_status()
-        expected = resp.headers.get("Content-Length")
+        # Content-Length counts the bytes on the wire; with Content-Encoding they are compressed
+        # and iter_content yields more, so the length can only be checked on identity transfers.
+        encoded = resp.headers.get("Content-Encoding", "identity") != "identity"
+        expected = None if encoded else resp.headers.get("Content-Length")
         written = 0
         with open(out, "wb") as fh:
             for chunk in resp.iter_content(CHUNK):
@@ -120,6 +123,17 @@ def _http_get(session: requests.Session, url: str, out: Path, timeout: float) ->
                 written += len(chunk)
     if expected is not None and written != int(expected):
         raise DownloadError(f"{url}: transfer cut short ({written} of {expected} bytes)")
+
+
+def _http_get_retrying(session, url: str, out: Path, timeout: float, retries: int) -> None:
+    """The session's Retry covers refused connections and 5xx answers; this covers bodies cut short."""
+    for attempt in range(retries + 1):
+        try:
+            return _http_get(session, url, out, timeout)
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, DownloadError) as exc:
+            if attempt == retries:
+                raise
+            log.warning("%s: attempt %d failed (%s); retrying", url, attempt + 1, exc)
 
 
 def _local_candidates(spec: FileSpec, mirrors: list[Path]) -> list[Path]:
@@ -149,8 +163,13 @@ def fetch(
     staged = tmpdir / dest.name
     failures: list[str] = []
 
-    def verify(origin: str) -> None:
-        actual = content_sha256(staged)
+    def stage(local: Path, member: str | None, origin: str) -> None:
+        """Materialize and verify; errors name the registry file and its expected hash."""
+        try:
+            _materialize(local, member, staged, want_gzip)
+            actual = content_sha256(staged)
+        except DownloadError as exc:
+            raise DownloadError(f"{spec.key} from {origin} (expected sha256 {expected or 'not pinned'}): {exc}") from exc
         if expected is None:
             log.warning("%s: no pinned sha256 in the registry; accepted %s with sha256 %s", spec.key, origin, actual)
         elif actual != expected:
@@ -159,9 +178,9 @@ def fetch(
             )
 
     try:
-        for local in _local_candidates(spec, mirrors):
-            _materialize(local, None, staged, want_gzip)
-            verify(str(local))
+        local = next(iter(_local_candidates(spec, mirrors)), None)
+        if local is not None:
+            stage(local, None, str(local))
             os.replace(staged, dest)
             return str(local)
 
@@ -169,12 +188,14 @@ def fetch(
         for source in spec.sources:
             download = tmpdir / "download"
             try:
-                _http_get(session, source.url, download, timeout)
-                _materialize(download, source.member, staged, want_gzip)
-                verify(source.url)
+                _http_get_retrying(session, source.url, download, timeout, retries)
             except (requests.RequestException, DownloadError) as exc:
                 failures.append(f"  {source.url}: {exc}")
-                log.warning("%s: %s failed: %s", spec.key, source.url, exc)
+                continue
+            try:
+                stage(download, source.member, source.url)
+            except DownloadError as exc:
+                failures.append(f"  {source.url}: {exc}")
                 continue
             os.replace(staged, dest)
             return source.url

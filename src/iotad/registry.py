@@ -52,6 +52,8 @@ class DatasetSpec:
     names_file: str | None = None
     header_file: str | None = None
     partitions_by_rows: dict[int, str] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()  # expected header, in order (headed CSV formats)
+    text_columns: tuple[str, ...] = ()  # of those, the non-numeric ones
 
     @property
     def train_part(self) -> str:
@@ -103,7 +105,7 @@ def _dataset(name: str, raw: dict) -> DatasetSpec:
         raise RegistryError(f"dataset {name!r}: unknown keys {sorted(unknown)}")
     raw = dict(raw)
     raw["parts"] = {part: tuple(files) for part, files in raw["parts"].items()}
-    for key in ("drop_columns", "meta_columns"):
+    for key in ("drop_columns", "meta_columns", "columns", "text_columns"):
         raw[key] = tuple(raw.get(key, ()))
     raw["partitions_by_rows"] = {int(k): v for k, v in raw.get("partitions_by_rows", {}).items()}
     return DatasetSpec(name=name, **raw)
@@ -121,7 +123,7 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> Registry:
     datasets = {name: _dataset(name, spec) for name, spec in raw["datasets"].items()}
 
     # N-BaIoT: nine devices with the same layout; each device is its own dataset.
-    base = "https://archive.ics.uci.edu/ml/machine-learning-databases/00442"
+    base = raw.get("nbaiot_base_url")
     for device, device_files in raw.get("nbaiot_devices", {}).items():
         keys = []
         for fname in device_files:

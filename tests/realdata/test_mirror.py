@@ -4,7 +4,7 @@ import pytest
 
 from iotad.clean import CleaningOptions, clean_part
 from iotad.download import fetch
-from iotad.parse import parse_part
+from iotad.parse import ParseError, identify_partition, parse_part
 from iotad.registry import load_registry
 
 pytestmark = pytest.mark.realdata
@@ -86,5 +86,9 @@ def test_ton_iot_network_duplicates_and_binary_label(mirror):
     assert report["rows_out"] == 211_043 - report["duplicate_rows"]
 
 
-def test_unsw_partition_is_identified_by_row_count():
-    assert REG.dataset("unsw-nb15").partitions_by_rows[82_332].startswith("UNSW-NB15 testing-set")
+def test_unsw_partition_is_identified_by_row_count(mirror):
+    spec = REG.dataset("unsw-nb15")
+    rows = len(parsed(mirror, "unsw-nb15", "all"))
+    assert identify_partition(spec, rows, "unsw").startswith("UNSW-NB15 testing-set")
+    with pytest.raises(ParseError, match=r"unsw: 1,000 rows match no known partition of unsw-nb15 \(82,332, 175,341 rows\)"):
+        identify_partition(spec, 1_000, "unsw")

@@ -62,3 +62,8 @@ def test_duplicates_counted_and_optionally_removed():
     out, removed = clean_part(dup, UNSW, CleaningOptions(drop_duplicates=True), "f")
     assert kept["duplicate_rows"] == 1 and kept["rows_out"] == 5
     assert removed["duplicates_removed"] and len(out) == 4 and out["record_id"].tolist() == [0, 1, 2, 3]
+
+
+def test_median_of_a_column_without_finite_values_is_zero():
+    out, _ = clean_part(frame(dur=[np.nan, np.inf, np.nan, -np.inf, np.nan]), UNSW, CleaningOptions("median"), "f")
+    assert out["dur"].tolist() == [0.0] * 5

@@ -27,3 +27,11 @@ def test_overrides_apply_per_dataset():
 def test_invalid_nan_policy_is_rejected():
     with pytest.raises(ValueError, match="nan_policy must be one of"):
         CleaningOptions(nan_policy="sometimes")
+
+
+def test_misspelt_override_dataset_is_refused():
+    from iotad.config import check_overrides
+
+    with pytest.raises(ConfigError, match=r"overrides names unknown datasets \['ton-iot-netwrok'\]"):
+        check_overrides({"overrides": {"ton-iot-netwrok": {"drop_duplicates": True}}}, REG)
+    check_overrides({"overrides": {"ton-iot-network": {}}}, REG)

@@ -73,7 +73,7 @@ def test_truncated_gzip_is_reported_and_writes_nothing(mirror, tmp_path):
     data = gzip.compress(CONTENT)
     (mirror / "kdd/sample.gz").write_bytes(data[: len(data) // 2])
     dest = tmp_path / "raw/kdd/sample.gz"
-    with pytest.raises(DownloadError, match=r"sample.gz: truncated or corrupt gzip archive"):
+    with pytest.raises(DownloadError, match=rf"kdd/sample.gz from .*\(expected sha256 {SHA}\): .*truncated or corrupt gzip"):
         fetch(spec(), dest, [mirror])
     assert not dest.exists()
     assert leftovers(dest.parent) == []
@@ -111,3 +111,29 @@ def test_unpinned_file_is_accepted_and_its_hash_logged(mirror, tmp_path, caplog)
 def test_mirror_dirs_env_first_then_config(monkeypatch, tmp_path):
     monkeypatch.setenv("IOTAD_DATA_MIRROR", f"{tmp_path}/a")
     assert mirror_dirs([f"{tmp_path}/b", f"{tmp_path}/a"]) == [tmp_path / "a", tmp_path / "b"]
+
+
+class GzipEncodingHandler(http.server.BaseHTTPRequestHandler):
+    """Serves CONTENT with Content-Encoding: gzip, as raw.githubusercontent.com does for text."""
+
+    def do_GET(self):
+        body = gzip.compress(CONTENT)
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_content_encoded_transfer_is_decoded_and_verified(tmp_path):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), GzipEncodingHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        dest = tmp_path / "raw/kdd/sample.gz"
+        fetch(spec(urls=[f"http://127.0.0.1:{httpd.server_address[1]}/KDDTest%2B.txt"]), dest, [], retries=0)
+    finally:
+        httpd.shutdown()
+    assert content_sha256(dest) == SHA

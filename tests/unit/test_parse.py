@@ -96,5 +96,51 @@ def test_zeek_mixed_separators_and_unset_fields(tmp_path):
 def test_zeek_wrong_field_count_names_the_line(tmp_path):
     path = tmp_path / "conn.log.labeled"
     path.write_text(ZEEK.replace("\tudp\t", "\t"))
-    with pytest.raises(ParseError, match=r"conn.log.labeled, line 2: 7 fields, expected 8"):
+    with pytest.raises(ParseError, match=r"conn.log.labeled, line 5: 7 fields, expected 8"):  # the file's line
         read_zeek(path)
+
+
+def test_zeek_bad_number_names_the_line(tmp_path):
+    path = tmp_path / "conn.log.labeled"
+    path.write_text(ZEEK.replace("\t3.9\t", "\t3.9.1\t"))
+    with pytest.raises(ParseError, match=r"line 4: field 3 is '3.9.1', expected a number"):
+        read_zeek(path)
+
+
+def test_zeek_log_without_rows_is_empty(tmp_path):
+    path = tmp_path / "conn.log.labeled"
+    path.write_text("".join(line + "\n" for line in ZEEK.splitlines() if line.startswith("#")))
+    assert len(read_zeek(path)) == 0
+
+
+def test_empty_label_is_a_malformed_row(tmp_path, names_file):
+    path = write_gz(tmp_path / "train.gz", [kdd_row(), kdd_row(label="")])
+    with pytest.raises(ParseError, match=r"line 2: the last field is empty"):
+        read_kdd(path, names_file)
+
+
+def test_kdd_binary_flags_stay_numeric(tmp_path, names_file):
+    names = tmp_path / "flags.names"
+    names.write_text(names_file.read_text().replace("f6: continuous.", "f6: symbolic."))
+    frame = read_kdd(write_gz(tmp_path / "t.gz", [kdd_row()]), names)
+    assert frame["f6"].dtype == "int64" and frame["service"].dtype == "string"
+
+
+SCHEMA = ["id", "dur", "proto", "attack_cat", "label"]
+
+
+def test_csv_header_must_match_the_registry_schema(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("id,dur,proto,label\n1,0.5,tcp,0\n")
+    with pytest.raises(ParseError, match=r"header does not match the registry's 5 columns \(found 4; missing \['attack_cat'\]"):
+        read_csv_with_header(path, SCHEMA, ("proto", "attack_cat"))
+
+
+def test_csv_non_number_in_numeric_column_names_the_line(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("\ufeffid,dur,proto,attack_cat,label\r\n1,0.5,tcp,Normal,0\r\n2,0.1.2,udp,DoS,1\r\n")
+    with pytest.raises(ParseError, match=r"u.csv, line 3: field 2 is '0.1.2', expected a number"):
+        read_csv_with_header(path, SCHEMA, ("proto", "attack_cat"))
+    path.write_text("\ufeffid,dur,proto,attack_cat,label\r\n1,0.5,tcp,Normal,0\r\n")
+    frame = read_csv_with_header(path, SCHEMA, ("proto", "attack_cat"))
+    assert frame["id"].dtype == "int64" and frame["dur"].dtype == "float64"

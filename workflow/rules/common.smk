@@ -9,11 +9,12 @@ _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
 
-from iotad.config import resolve_datasets
+from iotad.config import check_overrides, resolve_datasets
 from iotad.registry import DEFAULT_REGISTRY, load_registry
 
 REGISTRY = load_registry(config["data"]["registry"] or DEFAULT_REGISTRY)
 DATASETS = resolve_datasets(config["datasets"], REGISTRY)
+check_overrides(config["preprocessing"], REGISTRY)
 
 
 wildcard_constraints:

@@ -13,7 +13,6 @@ rule download:
     resources:
         mem_mb=500,
         runtime=60,
-        downloads=1,
     conda:
         "../../envs/data.yaml"
     script:
