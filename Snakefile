@@ -14,6 +14,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/prepare.smk"
 
 
 rule all:
@@ -21,3 +22,5 @@ rule all:
     input:
         expand("results/reports/cleaning/{dataset}.json", dataset=DATASETS),
         [eda_outputs(dataset) for dataset in DATASETS],
+        PREPARATION_TABLES,
+        expand("results/model_input/{dataset}/train.json", dataset=DATASETS),

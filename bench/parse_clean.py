@@ -9,13 +9,12 @@ Target (issue 2): kddcup99, both files, under 30 s and under 2 GiB on a 2-core m
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from common import run_child
 
 DEFAULT_DATASETS = [
     "kddcup99", "nsl-kdd", "unsw-nb15", "ton-iot-network", "ton-iot-fridge", "ton-iot-gps-tracker",
@@ -46,15 +45,8 @@ print(json.dumps({"rows": rows, "work_s": time.perf_counter() - imported, "impor
 
 
 def run_once(mirror: Path, dataset: str, out: Path) -> dict:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(mirror), dataset, str(out)], stdout=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    stdout = proc.stdout.read()
-    proc.stdout.close()
-    if status != 0:
-        raise SystemExit(f"{dataset}: benchmark child failed (status {status})")
-    result = json.loads(stdout)
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # ru_maxrss is KiB on Linux
-    return result
+    result, peak_mib = run_child(CHILD, str(mirror), dataset, str(out))
+    return {**result, "peak_rss_mib": peak_mib}
 
 
 def main() -> None:

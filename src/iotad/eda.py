@@ -69,20 +69,12 @@ def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out
     dos_set = {f.lower() for f in dos_families}
     is_dos = counts["family"].str.lower().isin(dos_set)
     dos = counts[is_dos]
-    no_dos = f"{dataset}: no records in the DoS families {sorted(dos_set)}"
+    empty = None if len(dos) else f"{dataset}: no records in the DoS families {sorted(dos_set)}"
 
     # Figure 3: records per DoS attack type (log scale: smurf and land differ by four orders).
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    if dos.empty:
-        _no_data(ax, no_dos)
-    else:
-        order = dos.groupby("label")["records"].sum().sort_values(ascending=False).index
-        sns.barplot(data=dos, x="label", y="records", hue="part", order=order, ax=ax)
-        ax.set_yscale("log")
-        ax.set(xlabel="DoS attack type", ylabel="records (log scale)", title=f"{dataset}: records per DoS attack type")
-        ax.tick_params(axis="x", rotation=45)
-        _annotate(ax)
-    _save(fig, out["fig3_png"], out["fig3_svg"])
+    order = dos.groupby("label")["records"].sum().sort_values(ascending=False).index.tolist()
+    _bar_figure(dos, "label", order, f"{dataset}: records per DoS attack type", (8, 4.5),
+                (out["fig3_png"], out["fig3_svg"]), empty, log_scale=True, xlabel="DoS attack type")
 
     # Figure 4: normal vs DoS records.
     group = np.select([counts["family"] == "normal", is_dos], ["normal", "DoS"], default="")
@@ -90,14 +82,8 @@ def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out
         counts.assign(group=group).query("group != ''")
         .groupby(["part", "group"], sort=False)["records"].sum().reset_index()
     )
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    if dos.empty:
-        _no_data(ax, no_dos)
-    else:
-        sns.barplot(data=normal_dos, x="group", y="records", hue="part", order=["normal", "DoS"], ax=ax)
-        ax.set(xlabel="", ylabel="records", title=f"{dataset}: normal vs DoS records")
-        _annotate(ax)
-    _save(fig, out["fig4_png"], out["fig4_svg"])
+    _bar_figure(normal_dos, "group", ["normal", "DoS"], f"{dataset}: normal vs DoS records", (6, 4.5),
+                (out["fig4_png"], out["fig4_svg"]), empty)
 
     # Figure 5: DoS records against all records.
     totals = counts.groupby("part", sort=False)["records"].sum().rename("all records")
@@ -105,11 +91,20 @@ def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out
     versus = pd.concat([dos_totals, totals], axis=1).fillna(0).reset_index().melt(
         id_vars="part", var_name="group", value_name="records"
     )
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    if dos.empty:
-        _no_data(ax, no_dos)
+    _bar_figure(versus, "group", ["DoS records", "all records"], f"{dataset}: DoS vs all records", (6, 4.5),
+                (out["fig5_png"], out["fig5_svg"]), empty)
+
+
+def _bar_figure(data, x, order, title, size, paths, empty_message, log_scale=False, xlabel=""):
+    """Bars of ``records`` per ``x`` with one hue per part, or a figure saying why it is empty."""
+    fig, ax = plt.subplots(figsize=size)
+    if empty_message:
+        _no_data(ax, empty_message)
     else:
-        sns.barplot(data=versus, x="group", y="records", hue="part", order=["DoS records", "all records"], ax=ax)
-        ax.set(xlabel="", ylabel="records", title=f"{dataset}: DoS vs all records")
+        sns.barplot(data=data, x=x, y="records", hue="part", order=order, ax=ax)
+        if log_scale:
+            ax.set_yscale("log")
+            ax.tick_params(axis="x", rotation=45)
+        ax.set(xlabel=xlabel, ylabel="records (log scale)" if log_scale else "records", title=title)
         _annotate(ax)
-    _save(fig, out["fig5_png"], out["fig5_svg"])
+    _save(fig, *paths)

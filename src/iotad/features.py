@@ -44,20 +44,21 @@ class FeatureTransform:
         columns = feature_columns(train)
         numeric = [c for c in columns if pd.api.types.is_numeric_dtype(train[c]) and not pd.api.types.is_bool_dtype(train[c])]
         categorical = [c for c in columns if c not in numeric]
-        fitted = SCALERS[scaler]().fit(train[numeric].to_numpy(dtype="float64")) if numeric else None
-        if scaler == "minmax":
-            offset, scale = fitted.data_min_, fitted.data_range_
-        elif scaler == "standard":
-            offset, scale = fitted.mean_, fitted.scale_
-        else:
-            offset, scale = np.zeros(len(numeric)), fitted.max_abs_
-        scale = np.where(scale == 0, 1.0, scale)  # constant in training: map to offset 0, as scikit-learn does
+        offset = scale = np.zeros(0)
+        if numeric:  # some telemetry devices have none
+            fitted = SCALERS[scaler]().fit(train[numeric].to_numpy(dtype="float64"))
+            offset, scale = {
+                "minmax": lambda: (fitted.data_min_, fitted.data_range_),
+                "standard": lambda: (fitted.mean_, fitted.scale_),
+                "maxabs": lambda: (np.zeros(len(numeric)), fitted.max_abs_),
+            }[scaler]()
+            scale = np.where(scale == 0, 1.0, scale)  # constant in training: map to offset 0, as scikit-learn does
         encoder = OneHotEncoder(handle_unknown="ignore").fit(train[categorical].astype(str)) if categorical else None
         return cls(
             scaler=scaler,
             numeric=numeric,
-            offset=[float(v) for v in offset] if numeric else [],
-            scale=[float(v) for v in scale] if numeric else [],
+            offset=[float(v) for v in offset],
+            scale=[float(v) for v in scale],
             categorical={c: [str(v) for v in cats] for c, cats in zip(categorical, encoder.categories_)} if encoder else {},
         )
 
@@ -73,7 +74,7 @@ class FeatureTransform:
         blocks = [((frame[self.numeric].to_numpy(dtype="float64") - self.offset) / self.scale).astype("float32")]
         unseen = {}
         for col, cats in self.categorical.items():
-            codes = pd.Categorical(frame[col].astype(str), categories=cats).codes  # -1 = unseen
+            codes = pd.Index(cats).get_indexer(frame[col].astype(str))  # -1 = unseen
             block = np.zeros((len(frame), len(cats)), dtype="float32")
             seen = codes >= 0
             block[np.flatnonzero(seen), codes[seen]] = 1.0

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from iotad.features import FeatureTransform
 from iotad.registry import DEFAULT_REGISTRY
 
 pytestmark = pytest.mark.workflow
@@ -109,6 +110,30 @@ def test_whole_stage_runs_and_writes_every_report_and_figure(finished, tiny):
         for fig in ("fig3_dos_attack_types", "fig4_normal_vs_dos", "fig5_dos_vs_all"):
             assert (results / f"eda/{dataset}/{fig}.png").read_bytes()[:4] == b"\x89PNG"
             assert b"<svg" in (results / f"eda/{dataset}/{fig}.svg").read_bytes()[:500]
+
+
+def test_preparation_stage_outputs(finished):
+    results = finished / "results"
+    lof_table = pd.read_csv(results / "reports/lof_summary.csv")
+    dbscan_table = pd.read_csv(results / "reports/dbscan_noise.csv")
+    assert lof_table["dataset"].tolist() == dbscan_table["dataset"].tolist() == DATASETS
+    for dataset in DATASETS:
+        names = ["train", "val", "test"] + (["test21"] if dataset == "nsl-kdd" else [])
+        splits = {n: pd.read_parquet(results / f"split/{dataset}/{n}.parquet") for n in names}
+        keys = [set(zip(s["part"], s["record_id"])) for s in splits.values()]
+        assert sum(map(len, keys)) == len(set().union(*keys))  # disjoint, traceable to their rows
+        # The transform on disk is the one fitted on the training split alone.
+        transform = FeatureTransform.from_json(results / f"features/{dataset}/transform.json")
+        assert transform == FeatureTransform.fit(splits["train"])
+        lof = pd.read_parquet(results / f"lof/{dataset}/scores.parquet")
+        assert len(lof) == sum(len(s) for s in splits.values()) and set(lof["lof_label"]) <= {-1, 1}
+        summary = json.loads((results / f"lof/{dataset}/summary.json").read_text())
+        train_lof = lof[lof["split"] == "train"]
+        assert summary["splits"]["train"]["overall"]["outliers"] == int((train_lof["lof_score"] >= summary["outline_score"]).sum())
+        labels = pd.read_parquet(results / f"dbscan/{dataset}/labels.parquet")
+        assert len(labels) == len(splits["train"])
+        row = dbscan_table.set_index("dataset").loc[dataset]
+        assert row["train_noise"] == int((labels["cluster"] == -1).sum())
 
 
 def test_counts_follow_the_slices(finished, tiny):
@@ -212,7 +237,9 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     result = snakemake(tmp_path, "-n", "--cores", "8")
     assert result.returncode == 0, result.stdout[-2000:]
     out = result.stdout
-    for rule, count in {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12}.items():
+    expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
+                "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1}
+    for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 
 

@@ -11,6 +11,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("P
 
 from iotad.config import check_overrides, resolve_datasets
 from iotad.registry import DEFAULT_REGISTRY, load_registry
+from iotad.split import split_names
 
 REGISTRY = load_registry(config["data"]["registry"] or DEFAULT_REGISTRY)
 DATASETS = resolve_datasets(config["datasets"], REGISTRY)
@@ -20,6 +21,7 @@ check_overrides(config["preprocessing"], REGISTRY)
 wildcard_constraints:
     dataset=r"[a-z0-9-]+",
     part=r"[a-z0-9]+",
+    split=r"[a-z0-9]+",
     file=r"[^/]+/.+",
 
 
@@ -64,3 +66,24 @@ def eda_outputs(dataset):
     return expand("results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_TABLES, ext=["csv", "md"]) + expand(
         "results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_FIGURES, ext=["png", "svg"]
     )
+
+
+def feature_splits(wildcards):
+    return expand(
+        "results/features/{dataset}/{split}.parquet",
+        dataset=wildcards.dataset,
+        split=split_names(REGISTRY.dataset(wildcards.dataset)),
+    )
+
+
+PREPARATION_TABLES = expand("results/reports/{name}.{ext}", name=["lof_summary", "dbscan_noise"], ext=["csv", "md"])
+
+
+def model_input_sources(wildcards):
+    """The training matrix, plus the LOF/DBSCAN outputs when config drops their outliers/noise."""
+    sources = {"train": f"results/features/{wildcards.dataset}/train.parquet"}
+    if config["lof"]["drop_training_outliers"]:
+        sources["lof"] = f"results/lof/{wildcards.dataset}/scores.parquet"
+    if config["dbscan"]["drop_training_noise"]:
+        sources["dbscan"] = f"results/dbscan/{wildcards.dataset}/labels.parquet"
+    return sources

@@ -1,0 +1,168 @@
+"""The seed paper's canonicalization (LOF) and normalization (DBSCAN), at full scale.
+
+Both work on *distinct* rows: intrusion datasets repeat rows massively (kddcup99's 494,021 training
+rows hold 145,584 distinct ones), so every neighbourhood query is answered once per distinct row.
+
+- DBSCAN with the repeat counts as ``sample_weight`` is exactly DBSCAN on the raw rows (a repeated
+  row lies at distance 0 from its copies, so it counts them all). scikit-learn's ``DBSCAN`` holds
+  every neighbourhood in memory at once (hundreds of millions of entries on kddcup99);
+  ``chunked_dbscan`` visits the rows in chunks instead and keeps only labels, in one pass.
+- LOF is ill-defined on raw rows when more than k copies coincide (zero reachability distances):
+  ``LofCanonicalizer`` fits novelty LOF on the distinct rows and maps scores back to every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
+
+
+def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct rows in first-seen order, index of each row's distinct row, repeat counts)."""
+    matrix = np.ascontiguousarray(matrix)
+    as_bytes = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
+    _, first, inverse, counts = np.unique(as_bytes, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first)  # first-seen order, so the result does not depend on byte sorting
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return matrix[first[order]], rank[inverse.ravel()], counts[order]
+
+
+# ---------------------------------------------------------------------------------------------
+# DBSCAN
+
+
+def chunked_dbscan(
+    X: np.ndarray, eps: float, min_samples: float, sample_weight: np.ndarray | None = None, chunk_rows: int = 1000
+) -> tuple[np.ndarray, np.ndarray]:
+    """DBSCAN labels (-1 = noise) and core flags, with bounded memory.
+
+    Same definition as scikit-learn's: a point is core when the weights within ``eps`` (itself
+    included) sum to at least ``min_samples``; core points within ``eps`` share a cluster; a
+    non-core point within ``eps`` of a core point joins a cluster of one of them (scikit-learn picks
+    whichever its search reaches first; so do we); others are noise. Noise set and clusters of core
+    points equal scikit-learn's up to relabelling.
+
+    One pass over chunks of rows. Neighbourhoods are symmetric, so every pair (i, j) is seen from
+    the later of the two chunks, when both core flags are known: core-core pairs merge components,
+    core-other pairs attach the other point as a border point.
+    """
+    n = len(X)
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+    index = NearestNeighbors(radius=eps, algorithm="brute").fit(X)
+    core = np.zeros(n, dtype=bool)
+    component = np.arange(n)  # current component of each point (meaningful for core points)
+    attached_to = np.full(n, -1)  # for border points: a core neighbour
+
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+        graph = index.radius_neighbors_graph(X[start:stop], mode="connectivity")
+        cols = graph.indices
+        core[start:stop] = np.add.reduceat(weight[cols], graph.indptr[:-1]) >= min_samples
+
+        rows = np.repeat(np.arange(start, stop), np.diff(graph.indptr))
+        seen = cols < stop  # pairs whose both flags are known now; the rest come back later
+        rows, cols = rows[seen], cols[seen]
+        row_core, col_core = core[rows], core[cols]
+        both = row_core & col_core
+        a, b = component[rows[both]], component[cols[both]]
+        differ = a != b  # after the first chunks most core pairs already share a component
+        if differ.any():
+            link = coo_matrix((np.ones(int(differ.sum()), dtype=np.int8), (a[differ], b[differ])), shape=(n, n))
+            _, merged = connected_components(link, directed=False)
+            component = merged[component]
+        for border, anchor, take in ((cols, rows, row_core & ~col_core), (rows, cols, col_core & ~row_core)):
+            take &= attached_to[border] < 0
+            attached_to[border[take]] = anchor[take]
+
+    labels = np.full(n, -1)
+    labels[core] = component[core]
+    border = ~core & (attached_to >= 0)
+    labels[border] = component[attached_to[border]]
+    _, labels[labels >= 0] = np.unique(labels[labels >= 0], return_inverse=True)  # 0..clusters-1
+    return labels, core
+
+
+def dbscan_distinct(X: np.ndarray, eps: float, min_samples: float, chunk_rows: int = 1000):
+    """DBSCAN on the distinct rows of X weighted by their counts; labels and core flags per row of X."""
+    unique, row_to_unique, counts = distinct_rows(X)
+    labels, core = chunked_dbscan(unique, eps, min_samples, counts, chunk_rows)
+    return labels[row_to_unique], core[row_to_unique], len(unique)
+
+
+# ---------------------------------------------------------------------------------------------
+# LOF canonicalization
+
+
+@dataclass
+class LofCanonicalizer:
+    """The seed paper's canonicalization: ``train`` fits LOF and takes the top ``contamination``
+    share of training outlier scores; the *outline score* is the lowest of them. ``test`` scores
+    records against the training data (novelty LOF) and labels them 1 (inlier) or -1 (outlier).
+
+    Scores are LOF values (higher = more anomalous, ~1 for inliers), computed on distinct rows
+    and mapped back; the outline score is a quantile over all training rows (repeats counted).
+    """
+
+    n_neighbors: int = 20
+    contamination: float = 0.1
+
+    def train(self, X: np.ndarray) -> np.ndarray:
+        """Fit on the training matrix; return its per-row scores."""
+        unique, row_to_unique, counts = distinct_rows(X)
+        if len(unique) <= self.n_neighbors:
+            raise ValueError(f"LOF needs more than n_neighbors={self.n_neighbors} distinct rows, got {len(unique)}")
+        self.lof_ = LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True, algorithm="brute").fit(unique)
+        self.n_distinct_ = len(unique)
+        scores = -self.lof_.negative_outlier_factor_[row_to_unique]
+        # The top `contamination` share of rows are outliers; the outline score is the lowest of those.
+        self.outline_score_ = float(np.quantile(scores, 1 - self.contamination, method="higher"))
+        return scores
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        unique, row_to_unique, _ = distinct_rows(X)
+        return -self.lof_.score_samples(unique)[row_to_unique]
+
+    def test(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, labels) for new records: -1 where the score reaches the outline score, else 1."""
+        scores = self.score(X)
+        return scores, self.label(scores)
+
+    def label(self, scores: np.ndarray) -> np.ndarray:
+        return np.where(scores >= self.outline_score_, -1, 1)
+
+
+def outlier_summary(frame, flag_column: str, outlier) -> dict:
+    """Records, outliers and their percentage per split, overall and per family."""
+    def counts(group):
+        total, hits = len(group), int((group[flag_column] == outlier).sum())
+        return {"records": total, "outliers": hits, "percent": round(100 * hits / total, 4) if total else 0.0}
+
+    return {
+        "splits": {
+            split: {"overall": counts(g), "families": {f: counts(fg) for f, fg in g.groupby("family", observed=True)}}
+            for split, g in frame.groupby("split", sort=False)
+        }
+    }
+
+
+def training_keep_mask(rows, lof_scores=None, dbscan_labels=None) -> tuple[np.ndarray, dict]:
+    """Rows of the training split that models train on: without LOF outliers and/or DBSCAN noise
+    when those frames are given (aligned on ``part`` and ``record_id``), and how many each removed."""
+    keep = np.ones(len(rows), dtype=bool)
+    removed = {}
+    key = ["part", "record_id"]
+    for name, frame, flag, outlier in (("lof_outliers", lof_scores, "lof_label", -1), ("dbscan_noise", dbscan_labels, "cluster", -1)):
+        if frame is None:
+            continue
+        flags = rows[key].merge(frame[frame["split"] == "train"][[*key, flag]], on=key, how="left")[flag]
+        if flags.isna().any():
+            raise ValueError(f"{name}: {int(flags.isna().sum())} training rows have no {flag}; stale inputs?")
+        hit = (flags == outlier).to_numpy()
+        removed[name] = int((hit & keep).sum())
+        keep &= ~hit
+    return keep, removed

@@ -1,0 +1,137 @@
+# Clean parts -> splits -> encoded, scaled feature matrices -> LOF canonicalization and DBSCAN
+# normalization reports.
+
+
+rule split:
+    input:
+        clean_parts,
+    output:
+        "results/split/{dataset}/{split}.parquet",
+    log:
+        "results/logs/split/{dataset}/{split}.log",
+    params:
+        split=config["split"],
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/split.py"
+
+
+rule fit_transform:
+    input:
+        "results/split/{dataset}/train.parquet",
+    output:
+        "results/features/{dataset}/transform.json",
+    log:
+        "results/logs/fit_transform/{dataset}.log",
+    params:
+        scaler=config["features"]["scaler"],
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/fit_transform.py"
+
+
+rule features:
+    input:
+        split="results/split/{dataset}/{split}.parquet",
+        transform="results/features/{dataset}/transform.json",
+    output:
+        matrix="results/features/{dataset}/{split}.parquet",
+        report="results/features/{dataset}/{split}.encoding.json",
+    log:
+        "results/logs/features/{dataset}/{split}.log",
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/features.py"
+
+
+rule lof:
+    input:
+        feature_splits,
+    output:
+        scores="results/lof/{dataset}/scores.parquet",
+        summary="results/lof/{dataset}/summary.json",
+    log:
+        "results/logs/lof/{dataset}.log",
+    benchmark:
+        "results/benchmarks/lof/{dataset}.tsv"
+    params:
+        lof=config["lof"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/lof.py"
+
+
+rule dbscan:
+    input:
+        "results/features/{dataset}/train.parquet",
+    output:
+        labels="results/dbscan/{dataset}/labels.parquet",
+        summary="results/dbscan/{dataset}/summary.json",
+    log:
+        "results/logs/dbscan/{dataset}.log",
+    benchmark:
+        "results/benchmarks/dbscan/{dataset}.tsv"
+    params:
+        dbscan=config["dbscan"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/dbscan.py"
+
+
+rule preparation_tables:
+    input:
+        lof=expand("results/lof/{dataset}/summary.json", dataset=DATASETS),
+        dbscan=expand("results/dbscan/{dataset}/summary.json", dataset=DATASETS),
+    output:
+        lof_csv="results/reports/lof_summary.csv",
+        lof_md="results/reports/lof_summary.md",
+        dbscan_csv="results/reports/dbscan_noise.csv",
+        dbscan_md="results/reports/dbscan_noise.md",
+    log:
+        "results/logs/preparation_tables.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/preparation_tables.py"
+
+
+rule model_input:
+    input:
+        unpack(model_input_sources),
+    output:
+        matrix="results/model_input/{dataset}/train.parquet",
+        report="results/model_input/{dataset}/train.json",
+    log:
+        "results/logs/model_input/{dataset}.log",
+    params:
+        drop_outliers=config["lof"]["drop_training_outliers"],
+        drop_noise=config["dbscan"]["drop_training_noise"],
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/model_input.py"
