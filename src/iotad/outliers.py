@@ -114,9 +114,11 @@ class LofCanonicalizer:
     def train(self, X: np.ndarray) -> np.ndarray:
         """Fit on the training matrix; return its per-row scores."""
         unique, row_to_unique, counts = distinct_rows(X)
-        if len(unique) <= self.n_neighbors:
-            raise ValueError(f"LOF needs more than n_neighbors={self.n_neighbors} distinct rows, got {len(unique)}")
-        self.lof_ = LocalOutlierFactor(n_neighbors=self.n_neighbors, novelty=True, algorithm="brute").fit(unique)
+        if len(unique) < 2:
+            raise ValueError(f"LOF needs at least 2 distinct training rows, got {len(unique)}")
+        # A few telemetry devices have fewer distinct rows than neighbours asked for (garage door: 4).
+        self.n_neighbors_ = min(self.n_neighbors, len(unique) - 1)
+        self.lof_ = LocalOutlierFactor(n_neighbors=self.n_neighbors_, novelty=True, algorithm="brute").fit(unique)
         self.n_distinct_ = len(unique)
         scores = -self.lof_.negative_outlier_factor_[row_to_unique]
         # The top `contamination` share of rows are outliers; the outline score is the lowest of those.

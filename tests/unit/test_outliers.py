@@ -99,3 +99,10 @@ def test_training_keep_mask_drops_outliers_and_noise_once():
     assert keep.tolist() == [True, False, False, True, False]
     assert removed == {"lof_outliers": 2, "dbscan_noise": 1}  # row 11 counted once, by LOF
     assert training_keep_mask(rows)[0].all()
+
+
+def test_lof_with_fewer_distinct_rows_than_neighbours_uses_them_all():
+    X = np.repeat(np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [5.0, 5.0]]), 50, axis=0)
+    lof = LofCanonicalizer(n_neighbors=20)
+    scores = lof.train(X)
+    assert lof.n_neighbors_ == 3 and np.isfinite(scores).all()

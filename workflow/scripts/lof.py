@@ -22,7 +22,7 @@ with job(snakemake, "lof") as log:
     scores = pd.concat(frames, ignore_index=True)
     write_parquet(scores, snakemake.output.scores)
     summary = {
-        "dataset": snakemake.wildcards.dataset, "n_neighbors": lof.n_neighbors, "contamination": lof.contamination,
+        "dataset": snakemake.wildcards.dataset, "n_neighbors": lof.n_neighbors_, "contamination": lof.contamination,
         "distinct_training_rows": lof.n_distinct_, "outline_score": lof.outline_score_,
         **outlier_summary(scores, "lof_label", outlier=-1),
     }
