@@ -130,12 +130,14 @@ class LofCanonicalizer:
         return -self.lof_.score_samples(unique)[row_to_unique]
 
     def test(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, labels) for new records: -1 where the score reaches the outline score, else 1."""
+        """(scores, labels) for new records: -1 where the score reaches the outline score (and exceeds 1), else 1."""
         scores = self.score(X)
         return scores, self.label(scores)
 
     def label(self, scores: np.ndarray) -> np.ndarray:
-        return np.where(scores >= self.outline_score_, -1, 1)
+        # An LOF of 1 or less means a density at least that of its neighbours: never an outlier,
+        # even when (as on the 2-4 distinct rows of some telemetry devices) it reaches the outline score.
+        return np.where((scores >= self.outline_score_) & (scores > 1), -1, 1)
 
 
 def outlier_summary(frame, flag_column: str, outlier) -> dict:

@@ -70,7 +70,7 @@ def test_lof_test_labels_agree_with_the_literal_refit_procedure():
     literal = np.empty(len(test), dtype=int)
     for i, record in enumerate(test):
         refit = LocalOutlierFactor(n_neighbors=20).fit(np.vstack([train, record]))
-        literal[i] = -1 if -refit.negative_outlier_factor_[-1] >= lof.outline_score_ else 1
+        literal[i] = lof.label(np.array([-refit.negative_outlier_factor_[-1]]))[0]
     agreement = float(np.mean(fast == literal))
     print(f"LOF novelty vs literal refit: {agreement:.2%} agreement on {len(test)} test records "
           f"({np.sum(literal == -1)} literal outliers)")
@@ -106,3 +106,11 @@ def test_lof_with_fewer_distinct_rows_than_neighbours_uses_them_all():
     lof = LofCanonicalizer(n_neighbors=20)
     scores = lof.train(X)
     assert lof.n_neighbors_ == 3 and np.isfinite(scores).all()
+    labels = lof.label(scores)
+    assert set(scores[labels == -1]) == {scores.max()} and scores.max() > 1  # the one corner with LOF > 1
+
+
+def test_lof_of_one_is_never_an_outlier():
+    lof = LofCanonicalizer()
+    lof.outline_score_ = 1.0  # e.g. two distinct rows: every score is 1
+    assert lof.label(np.array([1.0, 1.0, 1.2])).tolist() == [1, 1, -1]

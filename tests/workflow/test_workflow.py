@@ -129,7 +129,8 @@ def test_preparation_stage_outputs(finished):
         assert len(lof) == sum(len(s) for s in splits.values()) and set(lof["lof_label"]) <= {-1, 1}
         summary = json.loads((results / f"lof/{dataset}/summary.json").read_text())
         train_lof = lof[lof["split"] == "train"]
-        assert summary["splits"]["train"]["overall"]["outliers"] == int((train_lof["lof_score"] >= summary["outline_score"]).sum())
+        flagged = (train_lof["lof_score"] >= summary["outline_score"]) & (train_lof["lof_score"] > 1)
+        assert summary["splits"]["train"]["overall"]["outliers"] == int(flagged.sum())
         labels = pd.read_parquet(results / f"dbscan/{dataset}/labels.parquet")
         assert len(labels) == len(splits["train"])
         row = dbscan_table.set_index("dataset").loc[dataset]
