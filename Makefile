@@ -10,6 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian's unar extracts N-BaIoT's .rar archives (through the rarfile package).
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@command -v unar >/dev/null || $(SUDO) apt-get install -y -q unar || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q unar; }
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || $(SUDO) apt-get install -y -q python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
