@@ -72,7 +72,8 @@ def chunked_dbscan(
         a, b = component[rows[both]], component[cols[both]]
         differ = a != b  # after the first chunks most core pairs already share a component
         if differ.any():
-            link = coo_matrix((np.ones(int(differ.sum()), dtype=np.int8), (a[differ], b[differ])), shape=(n, n))
+            # float weights: repeated pairs sum when converted, and must never wrap round to 0
+            link = coo_matrix((np.ones(int(differ.sum()), dtype=np.float32), (a[differ], b[differ])), shape=(n, n))
             _, merged = connected_components(link, directed=False)
             component = merged[component]
         for border, anchor, take in ((cols, rows, row_core & ~col_core), (rows, cols, col_core & ~row_core)):
