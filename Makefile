@@ -24,8 +24,9 @@ run: setup  ## the default benchmark
 test: setup  ## unit, real-data (needs the mirror) and workflow tests
 	$(BIN)/pytest
 
-bench: setup
+bench: setup  ## prints time and peak memory; outliers.py takes ~10 minutes
 	$(BIN)/python bench/parse_clean.py
+	$(BIN)/python bench/outliers.py
 
 lint: setup
 	$(BIN)/snakemake --lint
