@@ -1,0 +1,61 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from iotad.metrics import binary_metrics, detection_rates
+from iotad.thresholds import ThresholdError, choose_threshold, predict
+
+
+def test_binary_metrics_by_hand():
+    y = [0, 0, 0, 0, 1, 1, 1, 1]
+    scores = [0.1, 0.2, 0.3, 0.9, 0.4, 0.8, 0.85, 0.95]
+    m = binary_metrics(y, scores, predict(scores, 0.5))
+    assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (3, 1, 1, 3)
+    assert m["accuracy"] == 0.75 and m["precision"] == 0.75 and m["recall"] == 0.75 and m["f1"] == 0.75
+    assert m["false_alarm_rate"] == 0.25
+    assert m["auroc"] == pytest.approx(13 / 16)  # (attack, normal) pairs ranked right: 3 + 3 + 3 + 4 of 16
+    assert m["hard_auc"] == pytest.approx(0.75)  # Vu et al.'s "AUC" from 0/1 predictions
+    assert m["auroc"] != m["hard_auc"]
+
+
+def test_single_class_split_gives_nan_not_a_crash():
+    m = binary_metrics([1, 1, 1], [0.2, 0.5, 0.9], [False, True, True])
+    assert np.isnan(m["auroc"]) and np.isnan(m["false_alarm_rate"]) and m["recall"] == pytest.approx(2 / 3)
+
+
+def test_detection_rates_flag_attack_types_absent_from_training():
+    rows = pd.DataFrame({
+        "label": ["normal", "normal", "smurf", "smurf", "mailbomb", "mailbomb"],
+        "family": ["normal", "normal", "dos", "dos", "dos", "dos"],
+    })
+    table = detection_rates(rows, [False, True, True, True, True, False], training_labels={"normal", "smurf"})
+    by = table.set_index(["level", "name"])
+    assert by.loc[("label", "mailbomb"), "rate"] == 0.5 and by.loc[("label", "mailbomb"), "unseen_in_training"]
+    assert not by.loc[("label", "smurf"), "unseen_in_training"]
+    assert by.loc[("family", "dos"), "rate"] == 0.75 and by.loc[("family", "dos"), "unseen_in_training"]
+    assert by.loc[("family", "normal"), "rate"] == 0.5  # the false-alarm rate
+
+
+def test_percentile_threshold_uses_validation_normals_only():
+    val = np.r_[np.arange(100.0), [1e6, 1e6]]
+    attack = np.r_[np.zeros(100, bool), [True, True]]
+    assert choose_threshold("percentile", val_scores=val, val_is_attack=attack, percentile=90) == pytest.approx(89.1)
+
+
+def test_best_f1_threshold_separates_a_separable_validation_split():
+    val = np.array([0.1, 0.2, 0.3, 0.7, 0.8])
+    attack = np.array([False, False, False, True, True])
+    t = choose_threshold("best_f1", val_scores=val, val_is_attack=attack)
+    assert predict(val, t).tolist() == attack.tolist()
+
+
+@pytest.mark.parametrize("rule, kwargs, message", [
+    ("fixed", {}, "needs a value"),
+    ("last_loss", {}, "last training loss"),
+    ("best_f1", {"val_scores": [0.1, 0.2], "val_is_attack": [False, False]}, "needs normal and attack"),
+    ("median", {}, "unknown threshold rule"),
+])
+def test_threshold_rules_refuse_what_they_cannot_do(rule, kwargs, message):
+    with pytest.raises(ThresholdError, match=message):
+        choose_threshold(rule, **kwargs)
+    assert choose_threshold("fixed", value=0.3) == 0.3 and choose_threshold("last_loss", last_training_loss=0.02) == 0.02
