@@ -1,0 +1,108 @@
+"""The seed paper's autoencoders: 64-8-64, sigmoid output over MinMax-scaled inputs, MSE, Adam,
+trained on normal rows only; the anomaly score is the per-record reconstruction MSE.
+
+- ``denoising_ae``: dropout on the input;
+- ``deep_ae``: L2 (0.01) on the first layer's weights;
+- ``sparse_deep_ae``: L1 sparsity penalty on the 8-unit code;
+- ``sparse_deep_denoising_ae``: input dropout and the sparse code together.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..thresholds import choose_threshold, predict
+from . import keras_setup
+
+VARIANTS = {
+    "denoising_ae": {"input_dropout": True, "l2_first": False, "sparse_code": False},
+    "deep_ae": {"input_dropout": False, "l2_first": True, "sparse_code": False},
+    "sparse_deep_ae": {"input_dropout": False, "l2_first": False, "sparse_code": True},
+    "sparse_deep_denoising_ae": {"input_dropout": True, "l2_first": False, "sparse_code": True},
+}
+
+
+def build_autoencoder(n_features: int, variant: str, *, hidden: int = 64, code: int = 8, l2: float = 0.01,
+                      l1_code: float = 1e-5, dropout: float = 0.2, learning_rate: float = 1e-3):
+    """Keras functional model for one of ``VARIANTS``."""
+    import keras
+    from keras import layers, regularizers
+
+    opts = VARIANTS[variant]
+    inputs = keras.Input(shape=(n_features,), name="features")
+    x = layers.Dropout(dropout, name="input_dropout")(inputs) if opts["input_dropout"] else inputs
+    x = layers.Dense(hidden, activation="relu", name="encoder",
+                     kernel_regularizer=regularizers.L2(l2) if opts["l2_first"] else None)(x)
+    x = layers.Dense(code, activation="relu", name="code",
+                     activity_regularizer=regularizers.L1(l1_code) if opts["sparse_code"] else None)(x)
+    x = layers.Dense(hidden, activation="relu", name="decoder")(x)
+    outputs = layers.Dense(n_features, activation="sigmoid", name="reconstruction")(x)
+    model = keras.Model(inputs, outputs, name=variant)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    return model
+
+
+@dataclass
+class AutoencoderDetector:
+    variant: str = "deep_ae"
+    epochs: int = 50
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int = 5
+    threshold_rule: str = "percentile"
+    percentile: float = 99.0
+    threshold_value: float | None = None
+    seed: int = 0
+    threads: int | None = None
+    layer_options: dict = field(default_factory=dict)
+
+    def fit(self, X, y=None, X_val=None, y_val=None):
+        """Train on the normal rows of X (all rows when y is None); early stopping and the threshold
+        use the validation split only."""
+        import keras
+
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown autoencoder {self.variant!r}; choose one of {sorted(VARIANTS)}")
+        keras_setup.configure(self.seed, self.threads)
+        X = np.asarray(X, dtype="float32")
+        normal = X if y is None else X[~np.asarray(y, dtype=bool)]
+        val_normal = None
+        if X_val is not None:
+            X_val = np.asarray(X_val, dtype="float32")
+            val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
+            val_normal = X_val[~val_attack]
+        self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **self.layer_options)
+        callbacks = []
+        if val_normal is not None and len(val_normal):
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
+                                                           restore_best_weights=True))
+        start = time.perf_counter()
+        history = self.model_.fit(
+            normal, normal, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0,
+            validation_data=(val_normal, val_normal) if callbacks else None, callbacks=callbacks,
+        )
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.n_params_ = int(self.model_.count_params())
+        self.threshold_ = choose_threshold(
+            self.threshold_rule,
+            val_scores=self.score_samples(X_val) if X_val is not None else None,
+            val_is_attack=val_attack if X_val is not None else None,
+            percentile=self.percentile, value=self.threshold_value,
+            last_training_loss=self.history_["loss"][-1],
+        )
+        return self
+
+    def score_samples(self, X) -> np.ndarray:
+        """Per-record reconstruction MSE (higher = more anomalous)."""
+        X = np.asarray(X, dtype="float32")
+        reconstruction = self.model_.predict(X, batch_size=8192, verbose=0)
+        return np.mean((X - reconstruction) ** 2, axis=1)
+
+    decision_function = score_samples
+
+    def predict(self, X) -> np.ndarray:
+        return predict(self.score_samples(X), self.threshold_).astype(int)
