@@ -33,7 +33,7 @@ from iotad.registry import load_registry
 imported = time.perf_counter()
 mirror, dataset, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 spec = load_registry().dataset(dataset)
-aux = {k: mirror / k for k in (spec.names_file, spec.header_file) if k}
+aux = {k: mirror / k for k in spec.aux_files}
 rows = 0
 for part, files in spec.parts.items():
     frame = parse_part(spec, [mirror / f for f in files], aux)

@@ -59,10 +59,14 @@ class DatasetSpec:
     def train_part(self) -> str:
         return next(iter(self.parts))
 
+    @property
+    def aux_files(self) -> list[str]:
+        """Files every part needs besides its own (KDD's names file, N-BaIoT's header)."""
+        return [k for k in (self.names_file, self.header_file) if k]
+
     def files(self) -> list[str]:
         """Every raw file the dataset needs, parts and auxiliary files together."""
-        keys = [k for files in self.parts.values() for k in files]
-        keys += [k for k in (self.names_file, self.header_file) if k]
+        keys = [k for files in self.parts.values() for k in files] + self.aux_files
         return list(dict.fromkeys(keys))
 
 

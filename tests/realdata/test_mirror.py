@@ -23,7 +23,7 @@ _cache = {}
 def parsed(mirror, dataset, part):
     if (dataset, part) not in _cache:
         spec = REG.dataset(dataset)
-        aux = {k: mirror / k for k in (spec.names_file, spec.header_file) if k}
+        aux = {k: mirror / k for k in spec.aux_files}
         _cache[dataset, part] = parse_part(spec, [mirror / f for f in spec.parts[part]], aux)
     return _cache[dataset, part]
 

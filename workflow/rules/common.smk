@@ -35,10 +35,9 @@ def raw_path(key):
 
 def parse_inputs(wildcards):
     spec = REGISTRY.dataset(wildcards.dataset)
-    aux = [k for k in (spec.names_file, spec.header_file) if k]
     return {
         "files": [raw_path(k) for k in spec.parts[wildcards.part]],
-        "aux": [raw_path(k) for k in aux],
+        "aux": [raw_path(k) for k in spec.aux_files],
     }
 
 

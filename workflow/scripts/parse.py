@@ -8,8 +8,7 @@ with job(snakemake, "parse") as log:
     reg = registry(snakemake)
     spec = reg.dataset(snakemake.wildcards.dataset)
     part = snakemake.wildcards.part
-    aux_keys = [k for k in (spec.names_file, spec.header_file) if k]
-    aux = dict(zip(aux_keys, snakemake.input.aux))
+    aux = dict(zip(spec.aux_files, snakemake.input.aux))
     frame = parse_part(spec, list(snakemake.input.files), aux)
     meta = {
         "dataset": spec.name,
