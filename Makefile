@@ -27,6 +27,7 @@ test: setup  ## unit, real-data (needs the mirror) and workflow tests
 bench: setup  ## prints time and peak memory; outliers.py takes ~10 minutes
 	$(BIN)/python bench/parse_clean.py
 	$(BIN)/python bench/outliers.py
+	$(BIN)/python bench/models.py
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -15,6 +15,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/prepare.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -24,3 +25,4 @@ rule all:
         [eda_outputs(dataset) for dataset in DATASETS],
         PREPARATION_TABLES,
         expand("results/model_input/{dataset}/train.json", dataset=DATASETS),
+        RUNS,

@@ -42,17 +42,22 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
 def detection_rates(rows: pd.DataFrame, predictions, training_labels) -> pd.DataFrame:
     """Share of records flagged as attacks, per family and per original label.
 
-    ``unseen_in_training`` marks labels (and families) absent from the training split: the
-    unknown-attack question. For the normal family the rate is the false-alarm rate.
+    ``unseen_share`` is the share of a group's records whose label is absent from the training split
+    (the unknown-attack question); ``unseen_in_training`` marks groups made only of such records. For
+    the normal family the rate is the false-alarm rate.
     """
     flagged = pd.Series(np.asarray(predictions, dtype=bool), index=rows.index)
-    seen = set(training_labels)
+    unseen = ~rows["label"].astype(str).isin(set(training_labels))
     tables = []
     for level in ("family", "label"):
-        grouped = flagged.groupby(rows[level], observed=True)
-        table = pd.DataFrame({"records": grouped.size(), "detected": grouped.sum().astype("int64")})
+        keys = rows[level]
+        table = pd.DataFrame({
+            "records": flagged.groupby(keys, observed=True).size(),
+            "detected": flagged.groupby(keys, observed=True).sum().astype("int64"),
+            "unseen_share": unseen.groupby(keys, observed=True).mean(),
+        })
         table["rate"] = table["detected"] / table["records"]
-        members = rows.groupby(level, observed=True)["label"].agg(lambda labels: set(labels) <= seen)
-        table["unseen_in_training"] = ~members.reindex(table.index).astype(bool)
+        table["unseen_in_training"] = table["unseen_share"] == 1.0
         tables.append(table.reset_index(names="name").assign(level=level))
-    return pd.concat(tables, ignore_index=True)[["level", "name", "records", "detected", "rate", "unseen_in_training"]]
+    columns = ["level", "name", "records", "detected", "rate", "unseen_share", "unseen_in_training"]
+    return pd.concat(tables, ignore_index=True)[columns]

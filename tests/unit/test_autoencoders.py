@@ -3,26 +3,9 @@
 import numpy as np
 import pytest
 
-from iotad.clean import CleaningOptions, clean_part
-from iotad.features import FeatureTransform
 from iotad.metrics import binary_metrics
-from iotad.parse import parse_part
-from iotad.registry import load_registry
-from iotad.split import stratified_split
 
 pytestmark = pytest.mark.realdata
-
-
-@pytest.fixture(scope="module")
-def nsl_slice(mirror):
-    spec = load_registry().dataset("nsl-kdd")
-    aux = {spec.names_file: mirror / spec.names_file}
-    frame = parse_part(spec, [mirror / f for f in spec.parts["train20"]], aux)
-    frame, _ = clean_part(frame, spec, CleaningOptions(), "KDDTrain+_20Percent")
-    rest, test = stratified_split(frame, 0.3, seed=0)
-    train, val = stratified_split(rest, 0.2, seed=1)
-    transform = FeatureTransform.fit(train)
-    return [(transform.transform(f)[0], f["is_attack"].to_numpy()) for f in (train, val, test)]
 
 
 def fit(variant, data, seed, **kw):

@@ -32,7 +32,8 @@ def test_detection_rates_flag_attack_types_absent_from_training():
     by = table.set_index(["level", "name"])
     assert by.loc[("label", "mailbomb"), "rate"] == 0.5 and by.loc[("label", "mailbomb"), "unseen_in_training"]
     assert not by.loc[("label", "smurf"), "unseen_in_training"]
-    assert by.loc[("family", "dos"), "rate"] == 0.75 and by.loc[("family", "dos"), "unseen_in_training"]
+    assert by.loc[("family", "dos"), "rate"] == 0.75 and by.loc[("family", "dos"), "unseen_share"] == 0.5
+    assert not by.loc[("family", "dos"), "unseen_in_training"]  # only part of the family is new
     assert by.loc[("family", "normal"), "rate"] == 0.5  # the false-alarm rate
 
 

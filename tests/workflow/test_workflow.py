@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -36,6 +37,14 @@ SLICES = {
     "iot-23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled.gz": None,
 }
 DATASETS = ["kddcup99", "nsl-kdd", "ton-iot-fridge", "iot-23"]
+# One model of each kind (Keras one-class, Vu et al. latent + classifiers, scikit-learn, precomputed
+# LOF), at tiny budgets: the workflow's plumbing is under test here, the models in tests/unit.
+MODELS = {
+    "deep_ae": {"epochs": 2, "batch_size": 64},
+    "mae": {"epochs": 2, "batch_size": 64, "classifiers": ["linear_svc", "logistic_regression"]},
+    "pca": None,
+    "lof": {},
+}
 
 
 def slice_lines(lines: list[bytes], every: int | None, header: bool) -> list[bytes]:
@@ -66,6 +75,7 @@ def write_config(workdir: Path, tiny: Path, **changes) -> Path:
     config["datasets"] = DATASETS
     config["data"].update(mirror=[str(tiny / "mirror")], registry=str(tiny / "registry.yaml"))
     config["data"]["download"]["retries"] = 0
+    config["models"] = MODELS
     for key, value in changes.items():
         section, name = key.split("__")
         config[section][name] = value
@@ -135,6 +145,37 @@ def test_preparation_stage_outputs(finished):
         assert len(labels) == len(splits["train"])
         row = dbscan_table.set_index("dataset").loc[dataset]
         assert row["train_noise"] == int((labels["cluster"] == -1).sum())
+
+
+def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
+    from iotad.features import read_matrix
+    from iotad.models import load_detectors
+
+    detectors = {"deep_ae": ["deep_ae"], "mae": ["mae+linear_svc", "mae+logistic_regression"], "pca": ["pca"], "lof": ["lof"]}
+    for dataset in DATASETS:
+        tests = ["test"] + (["test21"] if dataset == "nsl-kdd" else [])
+        test_rows = {t: len(pd.read_parquet(finished / f"results/features/{dataset}/{t}.parquet", columns=["record_id"]))
+                     for t in tests}
+        for model, names in detectors.items():
+            run = finished / f"results/runs/{dataset}/{model}/seed0"
+            metrics = json.loads((run / "metrics.json").read_text())
+            assert (metrics["dataset"], metrics["model"], metrics["seed"]) == (dataset, model, 0)
+            assert list(metrics["detectors"]) == names
+            scores = pd.read_parquet(run / "scores.parquet")
+            assert len(scores) == len(names) * sum(test_rows.values())
+            for name in names:
+                for split in tests:
+                    mine = scores[(scores["detector"] == name) & (scores["split"] == split)]
+                    m = metrics["detectors"][name]["splits"][split]
+                    assert m["records"] == len(mine) == test_rows[split]
+                    assert m["tp"] + m["fp"] == int(mine["prediction"].sum())
+            assert (finished / f"results/benchmarks/train/{dataset}/{model}/seed0.tsv").exists()
+        # The saved model (Keras parts in safe mode) gives the scores the job wrote.
+        back = load_detectors(finished / f"results/runs/{dataset}/mae/seed0/model")
+        X, _ = read_matrix(finished / f"results/features/{dataset}/test.parquet")
+        scores = pd.read_parquet(finished / f"results/runs/{dataset}/mae/seed0/scores.parquet")
+        written = scores[(scores["split"] == "test") & (scores["detector"] == "mae+linear_svc")]["score"].to_numpy()
+        assert np.allclose(back["mae+linear_svc"].score_samples(X), written, rtol=1e-5, atol=1e-6)
 
 
 def test_counts_follow_the_slices(finished, tiny):
@@ -239,7 +280,8 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:]
     out = result.stdout
     expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
-                "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1}
+                "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
+                "model_input": 12, "train": 12 * 16}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 

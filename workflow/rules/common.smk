@@ -10,18 +10,24 @@ sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
 
 from iotad.config import check_overrides, resolve_datasets
+from iotad.models import check_model_params
 from iotad.registry import DEFAULT_REGISTRY, load_registry
 from iotad.split import split_names
 
 REGISTRY = load_registry(config["data"]["registry"] or DEFAULT_REGISTRY)
 DATASETS = resolve_datasets(config["datasets"], REGISTRY)
 check_overrides(config["preprocessing"], REGISTRY)
+MODELS = list(config["models"])
+check_model_params(config["models"])
+SEEDS = config["seeds"]
 
 
 wildcard_constraints:
     dataset=r"[a-z0-9-]+",
     part=r"[a-z0-9]+",
     split=r"[a-z0-9]+",
+    model=r"[a-z0-9_]+",
+    seed=r"\d+",
     file=r"[^/]+/.+",
 
 
@@ -86,3 +92,22 @@ def model_input_sources(wildcards):
     if config["dbscan"]["drop_training_noise"]:
         sources["dbscan"] = f"results/dbscan/{wildcards.dataset}/labels.parquet"
     return sources
+
+
+def test_splits(dataset):
+    return split_names(REGISTRY.dataset(dataset))[2:]
+
+
+def train_inputs(wildcards):
+    """Training rows and validation/test matrices; the LOF baseline reads the canonicalization scores."""
+    ds = wildcards.dataset
+    inputs = {"train": f"results/model_input/{ds}/train.parquet"}
+    if wildcards.model == "lof":
+        return inputs | {"lof": f"results/lof/{ds}/scores.parquet", "lof_summary": f"results/lof/{ds}/summary.json"}
+    return inputs | {
+        "val": f"results/features/{ds}/val.parquet",
+        "tests": expand("results/features/{dataset}/{split}.parquet", dataset=ds, split=test_splits(ds)),
+    }
+
+
+RUNS = expand("results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=DATASETS, model=MODELS, seed=SEEDS)

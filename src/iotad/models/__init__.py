@@ -1,3 +1,111 @@
-"""Detectors with one API (scikit-learn / PyOD style): ``fit(X, y=None)`` returns self, learned
-state in trailing-underscore attributes, ``score_samples`` gives a continuous anomaly score (higher
-= more anomalous), ``predict`` applies ``threshold_``."""
+"""Detectors with one API (scikit-learn / PyOD style): ``fit(X, y=None, X_val=None, y_val=None)``
+returns self, learned state in trailing-underscore attributes, ``score_samples`` gives a continuous
+anomaly score (higher = more anomalous), ``predict`` applies ``threshold_``.
+
+``build_detectors`` is the registry: a config model name and its hyperparameters give the detectors
+one job trains. Vu et al.'s representations give one detector per classifier, sharing one encoder.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+AUTOENCODERS = ("denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae")
+LATENT = ("raw", "ae", "dae", "vae", "mae", "mdae", "mvae")
+BASELINES = {"pca": "PcaDetector", "isolation_forest": "IsolationForestDetector", "ocsvm": "OneClassSvmDetector"}
+SUPERVISED = ("cnn_lstm",)
+# Scores come from the canonicalization stage (novelty LOF fitted on the training split).
+PRECOMPUTED = ("lof",)
+MODELS = (*AUTOENCODERS, "cnn_lstm", *LATENT, *BASELINES, *PRECOMPUTED)
+
+
+def build_detectors(model: str, params: dict, seed: int, threads: int | None) -> dict:
+    """{detector name: unfitted detector} for one config model entry."""
+    params = dict(params)
+    if model in AUTOENCODERS:
+        from .autoencoders import AutoencoderDetector
+
+        return {model: AutoencoderDetector(variant=model, seed=seed, threads=threads, **params)}
+    if model in LATENT:
+        from .latent import CLASSIFIERS, LatentClassifierDetector, LatentEncoder
+
+        classifiers = params.pop("classifiers", list(CLASSIFIERS))
+        unknown = set(classifiers) - set(CLASSIFIERS)
+        if unknown:
+            raise ValueError(f"unknown classifiers {sorted(unknown)} for {model!r}; choose from {list(CLASSIFIERS)}")
+        encoder = LatentEncoder(model, seed=seed, threads=threads, **params)
+        return {f"{model}+{c}": LatentClassifierDetector(encoder, c, seed=seed) for c in classifiers}
+    if model == "cnn_lstm":
+        from .cnn_lstm import CnnLstmDetector
+
+        return {model: CnnLstmDetector(seed=seed, threads=threads, **params)}
+    if model in BASELINES:
+        from . import baselines
+
+        return {model: getattr(baselines, BASELINES[model])(seed=seed, threads=threads, **params)}
+    raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles detectors with each Keras network replaced by the name of its ``.keras`` file."""
+
+    def __init__(self, file, directory: Path):
+        super().__init__(file)
+        self.directory, self.names = directory, {}
+
+    def persistent_id(self, obj):
+        import keras
+
+        if not isinstance(obj, keras.Model):
+            return None
+        if id(obj) not in self.names:  # a shared encoder is written once
+            self.names[id(obj)] = f"{len(self.names)}-{obj.name}.keras"
+            obj.save(self.directory / self.names[id(obj)])
+        return self.names[id(obj)]
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file, directory: Path):
+        super().__init__(file)
+        self.directory, self.loaded = directory, {}
+
+    def persistent_load(self, name):
+        import keras
+
+        from . import keras_parts  # noqa: F401  registers the custom layers before loading
+
+        if name not in self.loaded:
+            self.loaded[name] = keras.saving.load_model(self.directory / name, safe_mode=True)
+        return self.loaded[name]
+
+
+def save_detectors(detectors: dict, directory: str | Path) -> None:
+    """Fitted detectors: each Keras network as a ``.keras`` file (loadable on its own with
+    ``safe_mode=True`` once ``iotad.models.keras_parts`` is imported), the rest (scikit-learn state,
+    thresholds) in ``detectors.pkl``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "detectors.pkl", "wb") as file:
+        _Pickler(file, directory).dump(detectors)
+
+
+def load_detectors(directory: str | Path) -> dict:
+    directory = Path(directory)
+    with open(directory / "detectors.pkl", "rb") as file:
+        return _Unpickler(file, directory).load()
+
+
+def check_model_params(models: dict) -> None:
+    """Fail at start-up, naming the model and the key, when a config hyperparameter is unknown."""
+    for model, params in models.items():
+        params = dict(params or {})
+        params.pop("max_train_rows", None)  # handled by the job, for every model
+        if model in PRECOMPUTED:
+            if params:
+                raise ValueError(f"config models.{model} takes no hyperparameters: set them under '{model}:'")
+            continue
+        try:
+            build_detectors(model, params, seed=0, threads=None)
+        except TypeError as exc:
+            raise ValueError(f"config models.{model}: {exc} (check the hyperparameter names)") from None

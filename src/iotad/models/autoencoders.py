@@ -99,8 +99,8 @@ class AutoencoderDetector:
     def score_samples(self, X) -> np.ndarray:
         """Per-record reconstruction MSE (higher = more anomalous)."""
         X = np.asarray(X, dtype="float32")
-        reconstruction = self.model_.predict(X, batch_size=8192, verbose=0)
-        return np.mean((X - reconstruction) ** 2, axis=1)
+        reconstruction = keras_setup.predict_in_chunks(self.model_, X)
+        return np.mean(np.square(X - reconstruction), axis=1, dtype="float64")
 
     decision_function = score_samples
 

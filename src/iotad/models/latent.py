@@ -146,7 +146,7 @@ class LatentEncoder:
 
     def _codes(self, X) -> np.ndarray:
         X = np.asarray(X, dtype="float32")
-        return X if self.encoder_ is None else self.encoder_.predict(X, batch_size=8192, verbose=0)
+        return X if self.encoder_ is None else keras_setup.predict_in_chunks(self.encoder_, X)
 
     def transform(self, X) -> np.ndarray:
         return self.scaler_.transform(self._codes(X)).astype("float32")

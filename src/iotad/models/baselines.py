@@ -1,0 +1,146 @@
+"""Classical one-class baselines (scikit-learn) beside the seed paper's autoencoders: PCA
+reconstruction error, Isolation Forest and a one-class SVM. Like the autoencoders they are trained on
+normal rows only and take their threshold from the validation split, so the comparison isolates the
+model, not the protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..thresholds import choose_threshold, predict
+
+
+class _OneClassBaseline:
+    """Shared protocol: pick the normal training rows, time the fit, choose the threshold. Subclasses
+    are dataclasses with their hyperparameters first, then ``threshold_rule``, ``percentile``,
+    ``threshold_value``, ``seed`` and ``threads``."""
+
+    target: ClassVar[str] = "binary"
+    threshold_rule: str
+    percentile: float
+    threshold_value: float | None
+    seed: int
+    threads: int | None
+
+    def fit(self, X, y=None, X_val=None, y_val=None):
+        """Train on the normal rows of X (all rows when y is None); the threshold uses the validation
+        split only."""
+        if self.threshold_rule == "last_loss":
+            raise ValueError(f"threshold rule 'last_loss' needs a training loss, which {type(self).__name__} "
+                             "does not have; use 'percentile', 'best_f1' or 'fixed'")
+        X = np.asarray(X, dtype="float32")
+        normal = X if y is None else X[~np.asarray(y, dtype=bool)]
+        if not len(normal):
+            raise ValueError("no normal rows to train on")
+        start = time.perf_counter()
+        self._fit_normal(normal)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_: dict[str, list[float]] = {}
+        val_attack = None
+        if X_val is not None:
+            X_val = np.asarray(X_val, dtype="float32")
+            val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
+        self.threshold_ = choose_threshold(
+            self.threshold_rule,
+            val_scores=self.score_samples(X_val) if X_val is not None else None,
+            val_is_attack=val_attack,
+            percentile=self.percentile, value=self.threshold_value,
+        )
+        return self
+
+    def _fit_normal(self, normal: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def score_samples(self, X) -> np.ndarray:
+        raise NotImplementedError
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.score_samples(X)
+
+    def predict(self, X) -> np.ndarray:
+        return predict(self.score_samples(X), self.threshold_).astype(int)
+
+
+@dataclass
+class PcaDetector(_OneClassBaseline):
+    """Linear counterpart of the autoencoder: score = per-record MSE of the PCA reconstruction.
+    ``n_components`` below 1 is the share of variance to keep. The full SVD makes it deterministic."""
+
+    n_components: float | int = 0.95
+    threshold_rule: str = "percentile"
+    percentile: float = 99.0
+    threshold_value: float | None = None
+    seed: int = 0
+    threads: int | None = None
+
+    def _fit_normal(self, normal: np.ndarray) -> None:
+        from sklearn.decomposition import PCA
+
+        self.model_ = PCA(n_components=self.n_components, svd_solver="full", random_state=self.seed).fit(normal)
+        self.n_params_ = int(self.model_.components_.size + self.model_.mean_.size)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Per-record reconstruction MSE (higher = more anomalous)."""
+        X = np.asarray(X, dtype="float32")
+        reconstruction = self.model_.inverse_transform(self.model_.transform(X))
+        return np.mean((X.astype("float64") - reconstruction) ** 2, axis=1)
+
+
+@dataclass
+class IsolationForestDetector(_OneClassBaseline):
+    """Isolation Forest on normal rows; score = minus sklearn's score_samples (short paths = anomalous)."""
+
+    n_estimators: int = 100
+    max_samples: int | float | str = "auto"
+    threshold_rule: str = "percentile"
+    percentile: float = 99.0
+    threshold_value: float | None = None
+    seed: int = 0
+    threads: int | None = None
+
+    def _fit_normal(self, normal: np.ndarray) -> None:
+        from sklearn.ensemble import IsolationForest
+
+        self.model_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
+                                      random_state=self.seed, n_jobs=self.threads).fit(normal)
+        self.n_params_ = int(sum(tree.tree_.node_count for tree in self.model_.estimators_))
+
+    def score_samples(self, X) -> np.ndarray:
+        return -self.model_.score_samples(np.asarray(X, dtype="float32")).astype("float64")
+
+
+@dataclass
+class OneClassSvmDetector(_OneClassBaseline):
+    """RBF one-class SVM on normal rows; score = minus sklearn's score_samples.
+
+    Kernel SVM training is quadratic (or worse) in the number of rows in time and kernel-cache
+    memory, so it is trained on a seeded random subsample (without replacement) of at most
+    ``max_normal_rows`` normal rows; ``train_rows_`` records how many were used.
+    """
+
+    nu: float = 0.01
+    gamma: str | float = "scale"
+    max_normal_rows: int | None = 20000
+    threshold_rule: str = "percentile"
+    percentile: float = 99.0
+    threshold_value: float | None = None
+    seed: int = 0
+    threads: int | None = None
+
+    def _fit_normal(self, normal: np.ndarray) -> None:
+        from sklearn.svm import OneClassSVM
+
+        if self.max_normal_rows is not None and len(normal) > self.max_normal_rows:
+            rng = np.random.default_rng(self.seed)
+            normal = normal[np.sort(rng.choice(len(normal), size=self.max_normal_rows, replace=False))]
+        self.train_rows_ = int(len(normal))
+        self.model_ = OneClassSVM(nu=self.nu, gamma=self.gamma).fit(normal)
+        self.n_params_ = int(self.model_.support_vectors_.size)
+
+    def score_samples(self, X) -> np.ndarray:
+        return -self.model_.score_samples(np.asarray(X, dtype="float32")).astype("float64")

@@ -1,0 +1,145 @@
+"""The seed paper's supervised hybrid CNN-LSTM: the feature vector is read as a one-channel sequence,
+a 1-D convolution and max pooling extract local patterns, an LSTM summarises them, and a softmax
+classifies the traffic family ("normal" = benign). For the binary benchmark the anomaly score is
+1 - P(normal), so it sits beside the one-class detectors under the same metrics and threshold rules.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..thresholds import choose_threshold, predict
+from . import keras_setup
+
+NORMAL = "normal"
+
+
+def build_cnn_lstm(n_features: int, n_classes: int, *, conv_filters: int = 32, kernel_size: int = 3,
+                   pool_size: int = 2, lstm_units: int = 32, dense_units: int = 64, dropout: float = 0.2,
+                   learning_rate: float = 1e-3):
+    """Keras functional model: Reshape -> Conv1D -> MaxPooling1D -> LSTM -> Dense -> Dropout -> softmax."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(n_features,), name="features")
+    x = layers.Reshape((n_features, 1), name="as_sequence")(inputs)
+    x = layers.Conv1D(conv_filters, kernel_size, activation="relu", name="conv")(x)
+    x = layers.MaxPooling1D(pool_size, name="pool")(x)
+    x = layers.LSTM(lstm_units, name="lstm")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="family")(x)
+    model = keras.Model(inputs, outputs, name="cnn_lstm")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def _families(y, what: str) -> np.ndarray:
+    if y is None:
+        raise ValueError(f"CnnLstmDetector is supervised: {what} must be family names (target 'family')")
+    y = np.asarray(y)
+    if y.dtype == bool:
+        raise ValueError(f"CnnLstmDetector needs family names in {what}, not boolean is_attack (target 'family')")
+    return y.astype(str)
+
+
+@dataclass
+class CnnLstmDetector:
+    target: ClassVar[str] = "family"
+
+    epochs: int = 20
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    patience: int = 3
+    conv_filters: int = 32
+    kernel_size: int = 3
+    pool_size: int = 2
+    lstm_units: int = 32
+    dense_units: int = 64
+    dropout: float = 0.2
+    threshold_rule: str = "fixed"
+    percentile: float = 99.0
+    threshold_value: float | None = 0.5
+    seed: int = 0
+    threads: int | None = None
+
+    def fit(self, X, y=None, X_val=None, y_val=None):
+        """Train on all rows of X with their family names y; early stopping (and a 'percentile' or
+        'best_f1' threshold) use the validation split only."""
+        import keras
+
+        if self.threshold_rule == "last_loss":
+            raise ValueError("threshold rule 'last_loss' does not apply to CnnLstmDetector: its training loss is "
+                             "a cross-entropy, not a score; use 'fixed', 'percentile' or 'best_f1'")
+        keras_setup.configure(self.seed, self.threads)
+        X = np.asarray(X, dtype="float32")
+        families = _families(y, "y")
+        self.classes_ = np.unique(families)
+        if NORMAL not in self.classes_:
+            raise ValueError(f"the training families {list(self.classes_)} contain no {NORMAL!r} rows; "
+                             "the anomaly score 1 - P(normal) needs them")
+        self.normal_index_ = int(np.searchsorted(self.classes_, NORMAL))
+        codes = np.searchsorted(self.classes_, families)
+
+        validation = None
+        val_attack = None
+        if X_val is not None:
+            X_val = np.asarray(X_val, dtype="float32")
+            val_families = _families(y_val, "y_val")
+            val_attack = val_families != NORMAL
+            # Validation families absent from training (e.g. an unseen attack family) have no output
+            # unit, so their rows cannot enter the validation loss: drop them there. They still count
+            # (as attacks) for a 'percentile' or 'best_f1' threshold below.
+            seen = np.isin(val_families, self.classes_)
+            if seen.any():
+                validation = (X_val[seen], np.searchsorted(self.classes_, val_families[seen]))
+
+        self.model_ = build_cnn_lstm(
+            X.shape[1], len(self.classes_), conv_filters=self.conv_filters, kernel_size=self.kernel_size,
+            pool_size=self.pool_size, lstm_units=self.lstm_units, dense_units=self.dense_units,
+            dropout=self.dropout, learning_rate=self.learning_rate,
+        )
+        callbacks = []
+        if validation is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
+                                                           restore_best_weights=True))
+        start = time.perf_counter()
+        history = self.model_.fit(
+            X, codes, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0,
+            validation_data=validation, callbacks=callbacks,
+        )
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.n_params_ = int(self.model_.count_params())
+        self.threshold_ = choose_threshold(
+            self.threshold_rule,
+            val_scores=self.score_samples(X_val) if X_val is not None and self.threshold_rule != "fixed" else None,
+            val_is_attack=val_attack,
+            percentile=self.percentile, value=self.threshold_value,
+        )
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Softmax probabilities, one column per entry of ``classes_``."""
+        return keras_setup.predict_in_chunks(self.model_, X)
+
+    def score_samples(self, X) -> np.ndarray:
+        """1 - P(normal) (higher = more anomalous), computed as the sum of the attack-family
+        probabilities: the same number, but without float32 cancellation for confident normals, so
+        AUROC can still rank them."""
+        proba = self.predict_proba(X).astype("float64")
+        return np.delete(proba, self.normal_index_, axis=1).sum(axis=1)
+
+    decision_function = score_samples
+
+    def predict(self, X) -> np.ndarray:
+        return predict(self.score_samples(X), self.threshold_).astype(int)
+
+    def predict_family(self, X) -> np.ndarray:
+        """The most probable family name per record (for multi-class metrics)."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

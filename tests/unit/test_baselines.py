@@ -1,0 +1,86 @@
+"""Classical one-class baselines (PCA, Isolation Forest, one-class SVM) on a small real slice of
+NSL-KDD (from the mirror)."""
+
+import numpy as np
+import pytest
+
+from iotad.metrics import binary_metrics
+
+pytestmark = pytest.mark.realdata
+
+
+def detector(name, **kw):
+    from iotad.models.baselines import IsolationForestDetector, OneClassSvmDetector, PcaDetector
+
+    cls = {"pca": PcaDetector, "iforest": IsolationForestDetector, "ocsvm": OneClassSvmDetector}[name]
+    return cls(**{"threads": 2, **kw})
+
+
+def fit(name, data, **kw):
+    (X, y), (Xv, yv), _ = data
+    return detector(name, **kw).fit(X, y, Xv, yv)
+
+
+@pytest.mark.parametrize("name", ["pca", "iforest", "ocsvm"])
+def test_each_baseline_separates_attacks_with_a_validation_threshold(nsl_slice, name):
+    model = fit(name, nsl_slice, seed=0)
+    (X, y), (Xv, yv), (Xt, yt) = nsl_slice
+    assert model.target == "binary"
+    scores = model.score_samples(Xt)
+    assert scores.dtype == np.float64 and scores.shape == (len(Xt),)
+    np.testing.assert_array_equal(model.decision_function(Xt), scores)
+    predictions = model.predict(Xt)
+    assert set(np.unique(predictions)) <= {0, 1}
+    np.testing.assert_array_equal(predictions, (scores > model.threshold_).astype(int))
+    m = binary_metrics(yt, scores, predictions)
+    print(f"{name}: AUROC {m['auroc']:.3f}, accuracy {m['accuracy']:.3f}, false alarms {m['false_alarm_rate']:.3f}, "
+          f"{model.n_params_} parameters, {model.fit_seconds_:.2f} s")
+    assert m["auroc"] > 0.8
+    # the threshold is the 99th percentile of the validation normals' scores: no test data involved
+    assert model.threshold_ == pytest.approx(np.percentile(model.score_samples(Xv)[~yv], 99))
+    assert model.n_params_ > 0 and model.fit_seconds_ > 0 and model.history_ == {}
+
+
+def test_training_uses_normal_rows_only(nsl_slice):
+    (X, y), (Xv, yv), _ = nsl_slice
+    model = fit("ocsvm", nsl_slice, max_normal_rows=None)
+    assert model.train_rows_ == int((~y).sum())
+    unlabelled = detector("ocsvm", max_normal_rows=None).fit(X[~y], None, Xv, yv)
+    np.testing.assert_array_equal(unlabelled.score_samples(Xv), model.score_samples(Xv))
+
+
+def test_pca_is_deterministic(nsl_slice):
+    Xt = nsl_slice[2][0]
+    runs = [fit("pca", nsl_slice, seed=s) for s in (3, 3)]
+    np.testing.assert_array_equal(runs[0].score_samples(Xt), runs[1].score_samples(Xt))
+    assert runs[0].threshold_ == runs[1].threshold_
+    assert runs[0].model_.n_components_ < Xt.shape[1]
+
+
+@pytest.mark.parametrize("name", ["iforest", "ocsvm"])
+def test_same_seed_same_scores_other_seed_different(nsl_slice, name):
+    Xt = nsl_slice[2][0]
+    kw = {"max_normal_rows": 1000} if name == "ocsvm" else {"n_estimators": 50}
+    runs = [fit(name, nsl_slice, seed=s, **kw) for s in (3, 3, 4)]
+    scores = [r.score_samples(Xt) for r in runs]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    assert runs[0].threshold_ == runs[1].threshold_
+    assert not np.array_equal(scores[0], scores[2])
+
+
+def test_ocsvm_honours_max_normal_rows(nsl_slice):
+    model = fit("ocsvm", nsl_slice, max_normal_rows=500)
+    assert model.train_rows_ == 500
+    assert len(model.model_.support_vectors_) <= 500
+    assert model.n_params_ == model.model_.support_vectors_.size
+
+
+def test_other_threshold_rules(nsl_slice):
+    (_, _), (Xv, yv), _ = nsl_slice
+    fixed = fit("pca", nsl_slice, threshold_rule="fixed", threshold_value=0.01)
+    assert fixed.threshold_ == 0.01
+    best = fit("pca", nsl_slice, threshold_rule="best_f1")
+    flagged = best.predict(Xv).astype(bool)
+    assert flagged[yv].mean() > 0.5
+    with pytest.raises(ValueError, match="last_loss"):
+        fit("pca", nsl_slice, threshold_rule="last_loss")

@@ -1,0 +1,32 @@
+"""One (dataset, model, seed) job: train, threshold on validation, score every test split."""
+
+import json
+
+import pandas as pd
+
+from iotad.features import read_matrix
+from iotad.io import atomic_dir, write_json, write_parquet
+from iotad.models import save_detectors
+from iotad.runs import Matrix, precomputed_lof_job, run_job
+from iotad.smk import job
+
+with job(snakemake, "train") as log:
+    wc, inp = snakemake.wildcards, snakemake.input
+    if wc.model == "lof":
+        summary = json.loads(open(inp.lof_summary).read())
+        train_labels = pd.read_parquet(inp.train, columns=["label"])["label"].astype(str)
+        result = precomputed_lof_job(pd.read_parquet(inp.lof), summary, train_labels, snakemake.params.tests)
+        result.metrics["seed"] = int(wc.seed)
+    else:
+        train, val = Matrix(*read_matrix(inp.train)), Matrix(*read_matrix(inp.val))
+        tests = {split: Matrix(*read_matrix(path)) for split, path in zip(snakemake.params.tests, inp.tests)}
+        log.info("%s on %s, seed %s: %d training rows, %d features; tests %s", wc.model, wc.dataset, wc.seed,
+                 len(train.rows), train.X.shape[1], {k: len(v.rows) for k, v in tests.items()})
+        result = run_job(wc.model, snakemake.params.model, seed=int(wc.seed), threads=snakemake.threads,
+                         train=train, val=val, tests=tests, log=log)
+    result.metrics["dataset"] = wc.dataset
+    with atomic_dir(snakemake.output.model) as directory:
+        save_detectors(result.detectors, directory)
+    write_parquet(result.scores, snakemake.output.scores)
+    write_json(result.histories, snakemake.output.history)
+    write_json(result.metrics, snakemake.output.metrics)
