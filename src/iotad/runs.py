@@ -64,7 +64,7 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
     fitted_on = subsample(train, max_rows, seed)
     training_labels = set(train.rows["label"].astype(str))
     detectors = build_detectors(model, params, seed, threads)
-    document = {"model": model, "seed": seed, "params": params, "max_train_rows": max_rows,
+    document = {"model": model, "base_model": params.get("model", model), "seed": seed, "params": params, "max_train_rows": max_rows,
                 "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
     frames, histories = [], {}
     for name, detector in detectors.items():
@@ -99,7 +99,7 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
 
 def precomputed_lof_job(lof_scores: pd.DataFrame, summary: dict, train_labels, tests: list[str]) -> JobResult:
     """The canonicalization stage's novelty LOF as a baseline: its scores, outline-score threshold."""
-    document = {"model": "lof", "seed": None, "params": {"n_neighbors": summary["n_neighbors"],
+    document = {"model": "lof", "base_model": "lof", "seed": None, "params": {"n_neighbors": summary["n_neighbors"],
                                                          "contamination": summary["contamination"]},
                 "detectors": {"lof": {"fit_seconds": None, "n_params": None, "threshold": summary["outline_score"],
                                       "epochs": 0, "splits": {}}}}

@@ -75,7 +75,8 @@ def write_config(workdir: Path, tiny: Path, **changes) -> Path:
     config["datasets"] = DATASETS
     config["data"].update(mirror=[str(tiny / "mirror")], registry=str(tiny / "registry.yaml"))
     config["data"]["download"]["retries"] = 0
-    config["models"] = MODELS
+    config["models"] = list(MODELS)
+    config["hyperparameters"] = MODELS
     for key, value in changes.items():
         section, name = key.split("__")
         config[section][name] = value

@@ -17,8 +17,8 @@ from iotad.split import split_names
 REGISTRY = load_registry(config["data"]["registry"] or DEFAULT_REGISTRY)
 DATASETS = resolve_datasets(config["datasets"], REGISTRY)
 check_overrides(config["preprocessing"], REGISTRY)
-MODELS = list(config["models"])
-check_model_params(config["models"])
+MODELS = config["models"]
+check_model_params(MODELS, config["hyperparameters"])
 SEEDS = config["seeds"]
 
 
@@ -98,11 +98,20 @@ def test_splits(dataset):
     return split_names(REGISTRY.dataset(dataset))[2:]
 
 
+def model_params(name):
+    return config["hyperparameters"].get(name) or {}
+
+
+def base_model(name):
+    """The registry model behind a config entry (an entry may be a named variant: `model: deep_ae`)."""
+    return model_params(name).get("model", name)
+
+
 def train_inputs(wildcards):
     """Training rows and validation/test matrices; the LOF baseline reads the canonicalization scores."""
     ds = wildcards.dataset
     inputs = {"train": f"results/model_input/{ds}/train.parquet"}
-    if wildcards.model == "lof":
+    if base_model(wildcards.model) == "lof":
         return inputs | {"lof": f"results/lof/{ds}/scores.parquet", "lof_summary": f"results/lof/{ds}/summary.json"}
     return inputs | {
         "val": f"results/features/{ds}/val.parquet",

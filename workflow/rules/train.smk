@@ -14,7 +14,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{dataset}/{model}/seed{seed}.tsv"
     params:
-        model=lambda wildcards: config["models"][wildcards.model] or {},
+        model=lambda wildcards: model_params(wildcards.model),
         tests=lambda wildcards: test_splits(wildcards.dataset),
     threads: 2
     resources:

@@ -12,11 +12,11 @@ from iotad.smk import job
 
 with job(snakemake, "train") as log:
     wc, inp = snakemake.wildcards, snakemake.input
-    if wc.model == "lof":
+    if snakemake.params.model.get("model", wc.model) == "lof":
         summary = json.loads(open(inp.lof_summary).read())
         train_labels = pd.read_parquet(inp.train, columns=["label"])["label"].astype(str)
         result = precomputed_lof_job(pd.read_parquet(inp.lof), summary, train_labels, snakemake.params.tests)
-        result.metrics["seed"] = int(wc.seed)
+        result.metrics.update(model=wc.model, seed=int(wc.seed))
     else:
         train, val = Matrix(*read_matrix(inp.train)), Matrix(*read_matrix(inp.val))
         tests = {split: Matrix(*read_matrix(path)) for split, path in zip(snakemake.params.tests, inp.tests)}

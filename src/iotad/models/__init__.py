@@ -20,13 +20,15 @@ PRECOMPUTED = ("lof",)
 MODELS = (*AUTOENCODERS, "cnn_lstm", *LATENT, *BASELINES, *PRECOMPUTED)
 
 
-def build_detectors(model: str, params: dict, seed: int, threads: int | None) -> dict:
-    """{detector name: unfitted detector} for one config model entry."""
+def build_detectors(name: str, params: dict, seed: int, threads: int | None) -> dict:
+    """{detector name: unfitted detector} for one config model entry. The entry's name is the model,
+    or any label when its params name the model (``model: deep_ae``): variants side by side."""
     params = dict(params)
+    model = params.pop("model", name)
     if model in AUTOENCODERS:
         from .autoencoders import AutoencoderDetector
 
-        return {model: AutoencoderDetector(variant=model, seed=seed, threads=threads, **params)}
+        return {name: AutoencoderDetector(variant=model, seed=seed, threads=threads, **params)}
     if model in LATENT:
         from .latent import CLASSIFIERS, LatentClassifierDetector, LatentEncoder
 
@@ -35,15 +37,15 @@ def build_detectors(model: str, params: dict, seed: int, threads: int | None) ->
         if unknown:
             raise ValueError(f"unknown classifiers {sorted(unknown)} for {model!r}; choose from {list(CLASSIFIERS)}")
         encoder = LatentEncoder(model, seed=seed, threads=threads, **params)
-        return {f"{model}+{c}": LatentClassifierDetector(encoder, c, seed=seed) for c in classifiers}
+        return {f"{name}+{c}": LatentClassifierDetector(encoder, c, seed=seed) for c in classifiers}
     if model == "cnn_lstm":
         from .cnn_lstm import CnnLstmDetector
 
-        return {model: CnnLstmDetector(seed=seed, threads=threads, **params)}
+        return {name: CnnLstmDetector(seed=seed, threads=threads, **params)}
     if model in BASELINES:
         from . import baselines
 
-        return {model: getattr(baselines, BASELINES[model])(seed=seed, threads=threads, **params)}
+        return {name: getattr(baselines, BASELINES[model])(seed=seed, threads=threads, **params)}
     raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
 
 
@@ -96,16 +98,20 @@ def load_detectors(directory: str | Path) -> dict:
         return _Unpickler(file, directory).load()
 
 
-def check_model_params(models: dict) -> None:
-    """Fail at start-up, naming the model and the key, when a config hyperparameter is unknown."""
-    for model, params in models.items():
-        params = dict(params or {})
+def check_model_params(models: list[str], hyperparameters: dict) -> None:
+    """Fail at start-up, naming the model and the key, when a model or a hyperparameter is unknown."""
+    for name in models:
+        params = dict(hyperparameters.get(name) or {})
         params.pop("max_train_rows", None)  # handled by the job, for every model
+        model = params.get("model", name)
+        if model not in MODELS:
+            raise ValueError(f"config models: unknown model {name!r}; choose one of {list(MODELS)} or give "
+                             f"hyperparameters.{name}.model")
         if model in PRECOMPUTED:
-            if params:
-                raise ValueError(f"config models.{model} takes no hyperparameters: set them under '{model}:'")
+            if set(params) - {"model"}:
+                raise ValueError(f"config hyperparameters.{name}: {model} takes none here; set them under '{model}:'")
             continue
         try:
-            build_detectors(model, params, seed=0, threads=None)
+            build_detectors(name, params, seed=0, threads=None)
         except TypeError as exc:
-            raise ValueError(f"config models.{model}: {exc} (check the hyperparameter names)") from None
+            raise ValueError(f"config hyperparameters.{name}: {exc} (check the hyperparameter names)") from None
