@@ -111,7 +111,7 @@ class CnnLstmDetector:
         start = time.perf_counter()
         history = self.model_.fit(
             X, codes, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0,
-            validation_data=validation, callbacks=callbacks,
+            validation_data=validation, callbacks=callbacks, validation_batch_size=8192,
         )
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -137,7 +137,8 @@ class LatentEncoder:
                 callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
                                                                restore_best_weights=True))
             history = self.model_.fit(X, self._targets(X, y), epochs=self.epochs, batch_size=self.batch_size,
-                                      shuffle=True, verbose=0, validation_data=validation, callbacks=callbacks)
+                                      shuffle=True, verbose=0, validation_data=validation, callbacks=callbacks,
+                                      validation_batch_size=8192)
             self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
             self.n_params_ = int(self.model_.count_params())
         self.scaler_ = MinMaxScaler().fit(self._codes(X))
