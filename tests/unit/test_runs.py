@@ -1,0 +1,69 @@
+"""One training job (iotad.runs) on a real NSL-KDD slice: determinism by seed, subsampling, outputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iotad.runs import Matrix, precomputed_lof_job, run_job, subsample
+
+pytestmark = pytest.mark.realdata
+
+TIMES = ("fit_seconds", "predict_seconds", "records_per_second")
+
+
+@pytest.fixture(scope="module")
+def matrices(nsl_frames):
+    transform, frames = nsl_frames
+    ids = ["part", "record_id", "label", "family", "is_attack"]
+    return [Matrix(transform.transform(f)[0], f.assign(part="train20")[ids].reset_index(drop=True)) for f in frames]
+
+
+def job(matrices, model, params, seed):
+    train, val, test = matrices
+    return run_job(model, params, seed=seed, threads=2, train=train, val=val, tests={"test": test})
+
+
+def without_times(document):
+    """The metrics document minus wall-clock figures, which differ from run to run."""
+    if isinstance(document, dict):
+        return {k: without_times(v) for k, v in document.items() if k not in TIMES}
+    if isinstance(document, list):
+        return [without_times(v) for v in document]
+    return document
+
+
+@pytest.mark.parametrize("model,params", [
+    ("deep_ae", {"epochs": 4, "max_train_rows": 8000}),
+    ("mdae", {"epochs": 2, "max_train_rows": 4000, "classifiers": ["perceptron"]}),
+    ("isolation_forest", {"n_estimators": 20, "max_train_rows": 4000}),
+])
+def test_same_seed_same_metrics_other_seed_different(matrices, model, params):
+    first, again, other = (job(matrices, model, params, seed) for seed in (1, 1, 2))
+    assert without_times(first.metrics) == without_times(again.metrics)
+    pd.testing.assert_frame_equal(first.scores, again.scores)
+    assert not np.array_equal(first.scores["score"], other.scores["score"])
+    name = next(iter(first.metrics["detectors"]))
+    m = first.metrics["detectors"][name]["splits"]["test"]
+    print(f"{model}: AUROC {m['auroc']:.3f}, accuracy {m['accuracy']:.3f}")
+    assert m["auroc"] > 0.7 and m["records"] == len(matrices[2].rows)
+
+
+def test_subsample_is_seeded_stratified_and_bounded(matrices):
+    train = matrices[0]
+    a, b, c = subsample(train, 3000, 0), subsample(train, 3000, 0), subsample(train, 3000, 1)
+    assert len(a.rows) == 3000 and a.X.shape == (3000, train.X.shape[1])
+    pd.testing.assert_frame_equal(a.rows, b.rows)
+    assert not a.rows["record_id"].equals(c.rows["record_id"])
+    share = train.rows["family"].value_counts(normalize=True)
+    assert (a.rows["family"].value_counts(normalize=True).reindex(share.index, fill_value=0) - share).abs().max() < 0.01
+    assert subsample(train, None, 0) is train
+
+
+def test_precomputed_lof_job_thresholds_at_the_outline_score():
+    rows = pd.DataFrame({"split": "test", "part": "test", "record_id": range(6), "label": ["normal"] * 3 + ["smurf"] * 3,
+                         "family": ["normal"] * 3 + ["dos"] * 3, "is_attack": [False] * 3 + [True] * 3,
+                         "lof_score": [1.0, 1.1, 3.0, 2.5, 4.0, 1.05], "lof_label": [1, 1, -1, -1, -1, 1]})
+    result = precomputed_lof_job(rows, {"n_neighbors": 20, "contamination": 0.1, "outline_score": 2.5}, ["normal", "smurf"], ["test"])
+    m = result.metrics["detectors"]["lof"]["splits"]["test"]
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 2)
+    assert result.scores["prediction"].tolist() == [0, 0, 1, 1, 1, 0]
