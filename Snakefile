@@ -16,6 +16,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/track.smk"
 
 
 rule all:
@@ -25,4 +26,4 @@ rule all:
         [eda_outputs(dataset) for dataset in DATASETS],
         PREPARATION_TABLES,
         expand("results/model_input/{dataset}/train.json", dataset=DATASETS),
-        RUNS,
+        TRACKED,

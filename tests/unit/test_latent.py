@@ -64,7 +64,7 @@ def test_saved_detectors_reload_in_safe_mode_with_one_shared_encoder(nsl_slice, 
     save_detectors(detectors, tmp_path)
     assert len(list(tmp_path.glob("*.keras"))) == 2  # the training network and its encoder, once
     back = load_detectors(tmp_path)
-    assert back["mvae+perceptron"].encoder is back["mvae+nearest_centroid"].encoder
+    assert back["mvae:perceptron"].encoder is back["mvae:nearest_centroid"].encoder
     for name, detector in detectors.items():
         np.testing.assert_allclose(back[name].score_samples(Xt), detector.score_samples(Xt), rtol=1e-6)
 

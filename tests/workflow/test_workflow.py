@@ -152,7 +152,7 @@ def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
     from iotad.features import read_matrix
     from iotad.models import load_detectors
 
-    detectors = {"deep_ae": ["deep_ae"], "mae": ["mae+linear_svc", "mae+logistic_regression"], "pca": ["pca"], "lof": ["lof"]}
+    detectors = {"deep_ae": ["deep_ae"], "mae": ["mae:linear_svc", "mae:logistic_regression"], "pca": ["pca"], "lof": ["lof"]}
     for dataset in DATASETS:
         tests = ["test"] + (["test21"] if dataset == "nsl-kdd" else [])
         test_rows = {t: len(pd.read_parquet(finished / f"results/features/{dataset}/{t}.parquet", columns=["record_id"]))
@@ -175,8 +175,27 @@ def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
         back = load_detectors(finished / f"results/runs/{dataset}/mae/seed0/model")
         X, _ = read_matrix(finished / f"results/features/{dataset}/test.parquet")
         scores = pd.read_parquet(finished / f"results/runs/{dataset}/mae/seed0/scores.parquet")
-        written = scores[(scores["split"] == "test") & (scores["detector"] == "mae+linear_svc")]["score"].to_numpy()
-        assert np.allclose(back["mae+linear_svc"].score_samples(X), written, rtol=1e-5, atol=1e-6)
+        written = scores[(scores["split"] == "test") & (scores["detector"] == "mae:linear_svc")]["score"].to_numpy()
+        assert np.allclose(back["mae:linear_svc"].score_samples(X), written, rtol=1e-5, atol=1e-6)
+
+
+def test_every_job_has_one_mlflow_run_and_a_rerun_adds_none(finished):
+    from iotad import tracking
+
+    uri = f"sqlite:///{finished / 'results/mlflow/mlflow.db'}"
+    experiment = json.loads((finished / "results/mlflow/experiment.json").read_text())
+    client = tracking.client_for(uri)
+    runs = client.search_runs([experiment["experiment_id"]])
+    jobs = sorted(f"{d}/{m}/seed0" for d in DATASETS for m in MODELS)
+    assert sorted(r.data.tags[tracking.JOB_TAG] for r in runs) == jobs
+    run = next(r for r in runs if r.data.tags[tracking.JOB_TAG] == "nsl-kdd/mae/seed0")
+    assert run.data.tags["model"] == "mae" and run.data.tags["git_commit"] and run.data.params["hyperparameters.epochs"] == "2"
+    metrics = json.loads((finished / "results/runs/nsl-kdd/mae/seed0/metrics.json").read_text())
+    assert run.data.metrics["mae:linear_svc.test.auroc"] == metrics["detectors"]["mae:linear_svc"]["splits"]["test"]["auroc"]
+    assert len(client.get_metric_history(run.info.run_id, "mae:linear_svc.history.loss")) == 2  # one step per epoch
+    result = snakemake(finished, "--cores", "2", "--forcerun", "track", "--allowed-rules", "track")
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert len(client.search_runs([experiment["experiment_id"]])) == len(jobs)
 
 
 def test_counts_follow_the_slices(finished, tiny):
@@ -282,7 +301,7 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     out = result.stdout
     expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
                 "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
-                "model_input": 12, "train": 12 * 16}
+                "model_input": 12, "train": 12 * 16, "mlflow_experiment": 1, "track": 12 * 16}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 

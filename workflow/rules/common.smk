@@ -13,6 +13,7 @@ from iotad.config import check_overrides, resolve_datasets
 from iotad.models import check_model_params
 from iotad.registry import DEFAULT_REGISTRY, load_registry
 from iotad.split import split_names
+from iotad.tracking import config_hash, git_commit, tracking_uri
 
 REGISTRY = load_registry(config["data"]["registry"] or DEFAULT_REGISTRY)
 DATASETS = resolve_datasets(config["datasets"], REGISTRY)
@@ -20,6 +21,9 @@ check_overrides(config["preprocessing"], REGISTRY)
 MODELS = config["models"]
 check_model_params(MODELS, config["hyperparameters"])
 SEEDS = config["seeds"]
+MLFLOW_URI = tracking_uri(config["mlflow"]["tracking_uri"], ".")
+CONFIG_HASH = config_hash(config)
+GIT_COMMIT = git_commit(workflow.basedir)
 
 
 wildcard_constraints:
@@ -120,3 +124,4 @@ def train_inputs(wildcards):
 
 
 RUNS = expand("results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=DATASETS, model=MODELS, seed=SEEDS)
+TRACKED = expand("results/mlflow/runs/{dataset}/{model}/seed{seed}.json", dataset=DATASETS, model=MODELS, seed=SEEDS)

@@ -37,7 +37,7 @@ def build_detectors(name: str, params: dict, seed: int, threads: int | None) -> 
         if unknown:
             raise ValueError(f"unknown classifiers {sorted(unknown)} for {model!r}; choose from {list(CLASSIFIERS)}")
         encoder = LatentEncoder(model, seed=seed, threads=threads, **params)
-        return {f"{name}+{c}": LatentClassifierDetector(encoder, c, seed=seed) for c in classifiers}
+        return {f"{name}:{c}": LatentClassifierDetector(encoder, c, seed=seed) for c in classifiers}
     if model == "cnn_lstm":
         from .cnn_lstm import CnnLstmDetector
 

@@ -1,0 +1,150 @@
+"""MLflow tracking: one experiment per config, one run per training job.
+
+The store defaults to sqlite under ``results/mlflow/`` with artifacts beside it (MLflow 3 refuses its
+old file store); ``MLFLOW_TRACKING_URI`` or ``mlflow.tracking_uri`` in the config point at a tracking
+server instead. A job's run carries the tag ``iotad.job`` (dataset/model/seed...): logging the same
+job again deletes the earlier run first, so re-running a job never duplicates it. Parallel jobs
+write to one sqlite file: writes that find the database locked are retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+JOB_TAG = "iotad.job"
+MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH = 1000, 100
+
+
+def tracking_uri(configured: str | None, workdir: str | Path) -> str:
+    """``MLFLOW_TRACKING_URI``, else the config's URI, else sqlite in ``<workdir>/results/mlflow``."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    if uri:
+        return uri
+    db = Path(workdir).resolve() / "results" / "mlflow" / "mlflow.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{db}"
+
+
+def artifact_root(uri: str, workdir: str | Path) -> str | None:
+    """Artifacts beside a local sqlite store; a tracking server keeps its own."""
+    if uri.startswith("sqlite:"):
+        return (Path(workdir).resolve() / "results" / "mlflow" / "artifacts").as_uri()
+    return None
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def git_commit(directory: str | Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def retrying(action, *, attempts: int = 30, what: str = "MLflow call"):
+    """Run ``action()``, retrying while sqlite reports the database locked (parallel jobs)."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except Exception as exc:  # MlflowException wraps sqlalchemy's OperationalError
+            if "locked" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            delay = min(5.0, 0.1 * 2 ** attempt) * (0.5 + random.random())
+            log.info("%s: database locked, retrying in %.1f s", what, delay)
+            time.sleep(delay)
+
+
+def client_for(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(uri: str, name: str, artifact_location: str | None = None) -> str:
+    """The experiment's id, creating it if needed (another process may create it at the same time)."""
+    client = client_for(uri)
+
+    def get_or_create():
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return client.create_experiment(name, artifact_location=artifact_location)
+        except Exception as exc:
+            if "already exists" in str(exc).lower() or "unique constraint" in str(exc).lower():
+                return client.get_experiment_by_name(name).experiment_id
+            raise
+
+    return retrying(get_or_create, what="create experiment")
+
+
+def flatten(tree, prefix: str = "") -> dict:
+    """{'a.b.c': leaf} for nested dicts (lists kept as JSON text)."""
+    flat = {}
+    for key, value in (tree or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = json.dumps(value) if isinstance(value, (list, tuple)) else value
+    return flat
+
+
+def job_metrics(metrics: dict) -> dict[str, float]:
+    """Scalar metrics of a job document as ``<detector>.<split>.<metric>`` plus fit figures, and
+    the per-family detection rates as ``<detector>.<split>.detection.<family>``."""
+    flat = {}
+    for detector, entry in metrics["detectors"].items():
+        for key in ("fit_seconds", "n_params", "threshold", "epochs"):
+            if isinstance(entry.get(key), (int, float)):
+                flat[f"{detector}.{key}"] = float(entry[key])
+        for split, values in entry["splits"].items():
+            for key, value in values.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    flat[f"{detector}.{split}.{key}"] = float(value)
+            for row in values.get("detection", []):
+                if row["level"] == "family":
+                    flat[f"{detector}.{split}.detection.{row['name']}"] = float(row["rate"])
+    return flat
+
+
+def log_job(uri: str, experiment_id: str, job: str, *, tags: dict, params: dict, metrics: dict[str, float],
+            histories: dict[str, dict[str, list[float]]], artifacts: list[str | Path]) -> str:
+    """One run for one job (replacing an earlier run of the same job); returns its id."""
+    from mlflow.entities import Metric, Param
+
+    client = client_for(uri)
+    query = f"tags.`{JOB_TAG}` = '{job}'"
+    for old in retrying(lambda: client.search_runs([experiment_id], filter_string=query), what="search runs"):
+        retrying(lambda old=old: client.delete_run(old.info.run_id), what="delete earlier run")
+    run = retrying(lambda: client.create_run(experiment_id, tags={**tags, JOB_TAG: job}, run_name=job.replace("/", " ")),
+                   what="create run")
+    run_id, now = run.info.run_id, int(time.time() * 1000)
+    entries = [Metric(k, v, now, 0) for k, v in metrics.items() if v == v]  # NaN (undefined) left out
+    for detector, history in histories.items():
+        for key, values in history.items():
+            entries += [Metric(f"{detector}.history.{key}", float(v), now, step) for step, v in enumerate(values)]
+    param_list = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    for i in range(0, len(param_list), MAX_PARAMS_PER_BATCH):
+        retrying(lambda i=i: client.log_batch(run_id, params=param_list[i:i + MAX_PARAMS_PER_BATCH]), what="log params")
+    for i in range(0, len(entries), MAX_METRICS_PER_BATCH):
+        retrying(lambda i=i: client.log_batch(run_id, metrics=entries[i:i + MAX_METRICS_PER_BATCH]), what="log metrics")
+    for path in map(Path, artifacts):
+        if path.is_dir():
+            retrying(lambda p=path: client.log_artifacts(run_id, str(p), artifact_path=p.name), what="log artifacts")
+        else:
+            retrying(lambda p=path: client.log_artifact(run_id, str(p)), what="log artifact")
+    retrying(lambda: client.set_terminated(run_id), what="finish run")
+    return run_id

@@ -1,0 +1,72 @@
+"""MLflow tracking against a real sqlite store: parallel jobs lose no run, a re-run replaces its run."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from iotad import tracking
+
+LOG_ONE = """
+import sys
+from iotad import tracking
+uri, experiment, job = sys.argv[1:4]
+tracking.log_job(uri, experiment, job, tags={"dataset": "d", "model": job}, params={"model.epochs": 3},
+                 metrics={"mae:perceptron.test.auroc": 0.5 + len(job) / 100, "undefined": float("nan")},
+                 histories={"m": {"loss": [1.0, 0.5, 0.25]}}, artifacts=[sys.argv[4]])
+"""
+
+
+@pytest.fixture
+def store(tmp_path):
+    uri = tracking.tracking_uri(None, tmp_path)
+    experiment = tracking.ensure_experiment(uri, "test", tracking.artifact_root(uri, tmp_path))
+    artifact = tmp_path / "metrics.json"
+    artifact.write_text(json.dumps({"ok": True}))
+    return uri, experiment, artifact
+
+
+def log_in_parallel(uri, experiment, artifact, jobs):
+    procs = [subprocess.Popen([sys.executable, "-c", LOG_ONE, uri, experiment, job, str(artifact)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for job in jobs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+
+
+def test_parallel_jobs_lose_no_run_and_a_rerun_replaces_its_run(store, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri, experiment, artifact = store
+    jobs = [f"d/model{i}/seed0" for i in range(8)]
+    log_in_parallel(uri, experiment, artifact, jobs)
+    client = tracking.client_for(uri)
+    runs = client.search_runs([experiment])
+    assert sorted(r.data.tags[tracking.JOB_TAG] for r in runs) == jobs
+    run = next(r for r in runs if r.data.tags[tracking.JOB_TAG] == jobs[3])
+    assert run.data.params["model.epochs"] == "3" and "undefined" not in run.data.metrics
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "m.history.loss")] == [1.0, 0.5, 0.25]
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["metrics.json"]
+    # The same jobs again (two of them at once): still one run per job.
+    log_in_parallel(uri, experiment, artifact, jobs[:2])
+    again = client.search_runs([experiment])
+    assert len(again) == 8
+    assert {r.info.run_id for r in again} != {r.info.run_id for r in runs}  # replaced, not kept
+
+
+def test_uri_from_environment_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.tracking_uri("sqlite:////x.db", tmp_path) == "http://127.0.0.1:5000"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert tracking.tracking_uri(None, tmp_path) == f"sqlite:///{tmp_path.resolve()}/results/mlflow/mlflow.db"
+    assert tracking.artifact_root("http://127.0.0.1:5000", tmp_path) is None
+
+
+def test_job_metrics_flattens_detectors_splits_and_family_rates():
+    doc = {"detectors": {"mae:perceptron": {"fit_seconds": 1.5, "n_params": 10, "threshold": 0.0, "epochs": 3, "splits": {
+        "test": {"auroc": 0.9, "tp": 4, "detection": [{"level": "family", "name": "dos", "rate": 0.75},
+                                                      {"level": "label", "name": "smurf", "rate": 1.0}]}}}}}
+    assert tracking.job_metrics(doc) == {"mae:perceptron.fit_seconds": 1.5, "mae:perceptron.n_params": 10.0,
+                                         "mae:perceptron.threshold": 0.0, "mae:perceptron.epochs": 3.0,
+                                         "mae:perceptron.test.auroc": 0.9, "mae:perceptron.test.tp": 4.0,
+                                         "mae:perceptron.test.detection.dos": 0.75}
