@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/track.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -27,3 +28,4 @@ rule all:
         PREPARATION_TABLES,
         expand("results/model_input/{dataset}/train.json", dataset=DATASETS),
         TRACKED,
+        report_outputs(),

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .figures import no_data, save_figure  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 
@@ -44,18 +45,6 @@ def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path) 
         table.to_csv(tmp, index=False)
     with atomic_path(md_path) as tmp:
         tmp.write_text(table.to_markdown(index=False) + "\n")
-
-
-def _save(fig, png: str | Path, svg: str | Path) -> None:
-    for path, fmt in ((png, "png"), (svg, "svg")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-
-
-def _no_data(ax, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
-    ax.set_axis_off()
 
 
 def _annotate(ax) -> None:
@@ -99,7 +88,7 @@ def _bar_figure(data, x, order, title, size, paths, empty_message, log_scale=Fal
     """Bars of ``records`` per ``x`` with one hue per part, or a figure saying why it is empty."""
     fig, ax = plt.subplots(figsize=size)
     if empty_message:
-        _no_data(ax, empty_message)
+        no_data(ax, empty_message)
     else:
         sns.barplot(data=data, x=x, y="records", hue="part", order=order, ax=ax)
         if log_scale:
@@ -107,4 +96,4 @@ def _bar_figure(data, x, order, title, size, paths, empty_message, log_scale=Fal
             ax.tick_params(axis="x", rotation=45)
         ax.set(xlabel=xlabel, ylabel="records (log scale)" if log_scale else "records", title=title)
         _annotate(ax)
-    _save(fig, *paths)
+    save_figure(fig, *paths)

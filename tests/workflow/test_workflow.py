@@ -37,14 +37,8 @@ SLICES = {
     "iot-23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled.gz": None,
 }
 DATASETS = ["kddcup99", "nsl-kdd", "ton-iot-fridge", "iot-23"]
-# One model of each kind (Keras one-class, Vu et al. latent + classifiers, scikit-learn, precomputed
-# LOF), at tiny budgets: the workflow's plumbing is under test here, the models in tests/unit.
-MODELS = {
-    "deep_ae": {"epochs": 2, "batch_size": 64},
-    "mae": {"epochs": 2, "batch_size": 64, "classifiers": ["linear_svc", "logistic_regression"]},
-    "pca": None,
-    "lof": {},
-}
+QUICK = yaml.safe_load((REPO / "config/quick.yaml").read_text())
+MODELS, SEEDS = QUICK["models"], QUICK["seeds"]
 
 
 def slice_lines(lines: list[bytes], every: int | None, header: bool) -> list[bytes]:
@@ -71,12 +65,13 @@ def tiny(tmp_path_factory, mirror):
 
 
 def write_config(workdir: Path, tiny: Path, **changes) -> Path:
+    """The quick variant (merged over config.yaml, as --configfile does) on the tiny mirror."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for key, value in QUICK.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
     config["datasets"] = DATASETS
     config["data"].update(mirror=[str(tiny / "mirror")], registry=str(tiny / "registry.yaml"))
     config["data"]["download"]["retries"] = 0
-    config["models"] = list(MODELS)
-    config["hyperparameters"] = MODELS
     for key, value in changes.items():
         section, name = key.split("__")
         config[section][name] = value
@@ -91,7 +86,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "IOTAD_DATA_MIRROR"}  # only the tiny mirror
     return subprocess.run(
         [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=600,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=1500,
     )
 
 
@@ -148,29 +143,35 @@ def test_preparation_stage_outputs(finished):
         assert row["train_noise"] == int((labels["cluster"] == -1).sum())
 
 
+CLASSIFIERS = ["linear_svc", "perceptron", "nearest_centroid", "logistic_regression"]
+DETECTORS = {"deep_ae": ["deep_ae"], "mae": [f"mae:{c}" for c in CLASSIFIERS], "raw": [f"raw:{c}" for c in CLASSIFIERS],
+             "pca": ["pca"], "lof": ["lof"]}
+
+
 def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
     from iotad.features import read_matrix
     from iotad.models import load_detectors
 
-    detectors = {"deep_ae": ["deep_ae"], "mae": ["mae:linear_svc", "mae:logistic_regression"], "pca": ["pca"], "lof": ["lof"]}
+    assert set(DETECTORS) == set(MODELS)
     for dataset in DATASETS:
         tests = ["test"] + (["test21"] if dataset == "nsl-kdd" else [])
         test_rows = {t: len(pd.read_parquet(finished / f"results/features/{dataset}/{t}.parquet", columns=["record_id"]))
                      for t in tests}
-        for model, names in detectors.items():
-            run = finished / f"results/runs/{dataset}/{model}/seed0"
-            metrics = json.loads((run / "metrics.json").read_text())
-            assert (metrics["dataset"], metrics["model"], metrics["seed"]) == (dataset, model, 0)
-            assert list(metrics["detectors"]) == names
-            scores = pd.read_parquet(run / "scores.parquet")
-            assert len(scores) == len(names) * sum(test_rows.values())
-            for name in names:
-                for split in tests:
-                    mine = scores[(scores["detector"] == name) & (scores["split"] == split)]
-                    m = metrics["detectors"][name]["splits"][split]
-                    assert m["records"] == len(mine) == test_rows[split]
-                    assert m["tp"] + m["fp"] == int(mine["prediction"].sum())
-            assert (finished / f"results/benchmarks/train/{dataset}/{model}/seed0.tsv").exists()
+        for model, names in DETECTORS.items():
+            for seed in SEEDS:
+                run = finished / f"results/runs/{dataset}/{model}/seed{seed}"
+                metrics = json.loads((run / "metrics.json").read_text())
+                assert (metrics["dataset"], metrics["model"], metrics["seed"]) == (dataset, model, seed)
+                assert list(metrics["detectors"]) == names
+                scores = pd.read_parquet(run / "scores.parquet")
+                assert len(scores) == len(names) * sum(test_rows.values())
+                for name in names:
+                    for split in tests:
+                        mine = scores[(scores["detector"] == name) & (scores["split"] == split)]
+                        m = metrics["detectors"][name]["splits"][split]
+                        assert m["records"] == len(mine) == test_rows[split]
+                        assert m["tp"] + m["fp"] == int(mine["prediction"].sum())
+                assert (finished / f"results/benchmarks/train/{dataset}/{model}/seed{seed}.tsv").exists()
         # The saved model (Keras parts in safe mode) gives the scores the job wrote.
         back = load_detectors(finished / f"results/runs/{dataset}/mae/seed0/model")
         X, _ = read_matrix(finished / f"results/features/{dataset}/test.parquet")
@@ -184,18 +185,55 @@ def test_every_job_has_one_mlflow_run_and_a_rerun_adds_none(finished):
 
     uri = f"sqlite:///{finished / 'results/mlflow/mlflow.db'}"
     experiment = json.loads((finished / "results/mlflow/experiment.json").read_text())
+    assert experiment["experiment"] == "iotad-quick"
     client = tracking.client_for(uri)
     runs = client.search_runs([experiment["experiment_id"]])
-    jobs = sorted(f"{d}/{m}/seed0" for d in DATASETS for m in MODELS)
+    jobs = sorted(f"{d}/{m}/seed{s}" for d in DATASETS for m in MODELS for s in SEEDS)
     assert sorted(r.data.tags[tracking.JOB_TAG] for r in runs) == jobs
     run = next(r for r in runs if r.data.tags[tracking.JOB_TAG] == "nsl-kdd/mae/seed0")
-    assert run.data.tags["model"] == "mae" and run.data.tags["git_commit"] and run.data.params["hyperparameters.epochs"] == "2"
+    assert run.data.tags["model"] == "mae" and run.data.tags["git_commit"] and run.data.params["hyperparameters.epochs"] == "10"
     metrics = json.loads((finished / "results/runs/nsl-kdd/mae/seed0/metrics.json").read_text())
     assert run.data.metrics["mae:linear_svc.test.auroc"] == metrics["detectors"]["mae:linear_svc"]["splits"]["test"]["auroc"]
-    assert len(client.get_metric_history(run.info.run_id, "mae:linear_svc.history.loss")) == 2  # one step per epoch
+    epochs = metrics["detectors"]["mae:linear_svc"]["epochs"]
+    assert len(client.get_metric_history(run.info.run_id, "mae:linear_svc.history.loss")) == epochs  # one step per epoch
     result = snakemake(finished, "--cores", "2", "--forcerun", "track", "--allowed-rules", "track")
     assert result.returncode == 0, result.stdout[-2000:]
     assert len(client.search_runs([experiment["experiment_id"]])) == len(jobs)
+
+
+def test_report_tables_and_figures_come_from_the_tidy_table(finished):
+    from iotad.results import COLUMNS
+
+    report = finished / "results/report"
+    tidy = pd.read_parquet(report / "results.parquet")
+    assert tidy.columns.tolist() == COLUMNS
+    assert len(pd.read_csv(report / "results.csv")) == len(tidy)
+    assert set(tidy["seed"]) == set(SEEDS) and set(tidy["train_dataset"]) == set(DATASETS)
+    # Rows: every scalar of every job's metrics document, nothing else.
+    expected = 0
+    for dataset in DATASETS:
+        for model in MODELS:
+            for seed in SEEDS:
+                doc = json.loads((finished / f"results/runs/{dataset}/{model}/seed{seed}/metrics.json").read_text())
+                for entry in doc["detectors"].values():
+                    expected += sum(isinstance(entry.get(k), (int, float)) for k in ("fit_seconds", "n_params", "threshold", "epochs"))
+                    for values in entry["splits"].values():
+                        expected += sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
+                        expected += len(values["detection"]) + sum(r["level"] == "label" and r["unseen_in_training"]
+                                                                    for r in values["detection"])
+    assert len(tidy) == expected
+    summary = pd.read_csv(report / "tables/summary.csv")
+    assert set(summary["seeds"]) == {len(SEEDS)} and "±" in summary.loc[0, "auroc"]
+    assert len(summary) == sum(len(names) for names in DETECTORS.values()) * 5  # 4 datasets, nsl-kdd with 2 test splits
+    vu = pd.read_csv(report / "tables/vu_latent_auroc.csv")
+    assert {"raw", "mae"} <= set(vu.columns) and set(vu["classifier"]) == set(CLASSIFIERS)
+    for ext in ("csv", "md", "tex"):
+        assert (report / f"tables/seed_paper.{ext}").stat().st_size > 0
+    friedman = json.loads((report / "tables/friedman.json").read_text())
+    assert friedman["blocks"] >= 2 and friedman["detectors"] >= 3
+    for dataset in DATASETS:
+        assert (report / f"figures/{dataset}/fig2_deep_ae.png").read_bytes()[:4] == b"\x89PNG"
+        assert b"<svg" in (report / f"figures/{dataset}/curves_test.svg").read_bytes()[:500]
 
 
 def test_counts_follow_the_slices(finished, tiny):
@@ -301,7 +339,8 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     out = result.stdout
     expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
                 "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
-                "model_input": 12, "train": 12 * 16, "mlflow_experiment": 1, "track": 12 * 16}
+                "model_input": 12, "train": 12 * 16, "mlflow_experiment": 1, "track": 12, "results_table": 1,
+                "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 

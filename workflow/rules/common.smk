@@ -124,4 +124,14 @@ def train_inputs(wildcards):
 
 
 RUNS = expand("results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=DATASETS, model=MODELS, seed=SEEDS)
-TRACKED = expand("results/mlflow/runs/{dataset}/{model}/seed{seed}.json", dataset=DATASETS, model=MODELS, seed=SEEDS)
+TRACKED = expand("results/mlflow/runs/{dataset}.json", dataset=DATASETS)
+
+
+def report_outputs():
+    """Tables, the rank figure, Figure 2 per seed-paper autoencoder and curves per test split."""
+    autoencoders = [m for m in MODELS if base_model(m) in ("denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae")]
+    outputs = ["results/report/tables/friedman.json", "results/report/results.csv"]
+    for dataset in DATASETS:
+        outputs += expand("results/report/figures/{dataset}/fig2_{model}.png", dataset=dataset, model=autoencoders)
+        outputs += expand("results/report/figures/{dataset}/curves_{split}.png", dataset=dataset, split=test_splits(dataset))
+    return outputs

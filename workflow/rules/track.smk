@@ -1,5 +1,6 @@
 # MLflow: one experiment per config, one run per training job (sqlite under results/mlflow/ by
-# default; a tracking server via mlflow.tracking_uri or $MLFLOW_TRACKING_URI).
+# default; a tracking server via mlflow.tracking_uri or $MLFLOW_TRACKING_URI). One logging job per
+# dataset: importing MLflow costs seconds, which per training job would add minutes to a grid.
 
 
 rule mlflow_experiment:
@@ -20,22 +21,25 @@ rule mlflow_experiment:
 rule track:
     input:
         experiment="results/mlflow/experiment.json",
-        metrics="results/runs/{dataset}/{model}/seed{seed}/metrics.json",
-        history="results/runs/{dataset}/{model}/seed{seed}/history.json",
-        model="results/runs/{dataset}/{model}/seed{seed}/model",
+        runs=lambda wildcards: expand("results/runs/{dataset}/{model}/seed{seed}/{file}", dataset=wildcards.dataset,
+                                      model=MODELS, seed=SEEDS, file=["metrics.json", "history.json", "model"]),
     output:
-        "results/mlflow/runs/{dataset}/{model}/seed{seed}.json",
+        "results/mlflow/runs/{dataset}.json",
     log:
-        "results/logs/track/{dataset}/{model}/seed{seed}.log",
+        "results/logs/track/{dataset}.log",
     params:
+        jobs=lambda wildcards: [
+            {"job": f"{wildcards.dataset}/{model}/seed{seed}",
+             "run": f"results/runs/{wildcards.dataset}/{model}/seed{seed}",
+             "params": {"dataset": wildcards.dataset, "model": model, "seed": seed,
+                        "hyperparameters": model_params(model), "preprocessing": config["preprocessing"],
+                        "split": config["split"], "features": config["features"],
+                        "lof": config["lof"], "dbscan": config["dbscan"]},
+             "tags": {"dataset": wildcards.dataset, "model": model, "seed": str(seed), "base_model": base_model(model),
+                      "experiment_kind": "grid", "config_hash": CONFIG_HASH, "git_commit": GIT_COMMIT}}
+            for model in MODELS for seed in SEEDS
+        ],
         uri=MLFLOW_URI,
-        params=lambda wildcards: {"dataset": wildcards.dataset, "model": wildcards.model, "seed": wildcards.seed,
-                                  "hyperparameters": model_params(wildcards.model), "preprocessing": config["preprocessing"],
-                                  "split": config["split"], "features": config["features"],
-                                  "lof": config["lof"], "dbscan": config["dbscan"]},
-        tags=lambda wildcards: {"dataset": wildcards.dataset, "model": wildcards.model, "seed": wildcards.seed,
-                                "base_model": base_model(wildcards.model), "experiment_kind": "grid",
-                                "config_hash": CONFIG_HASH, "git_commit": GIT_COMMIT},
     conda:
         "../../envs/models.yaml"
     script:

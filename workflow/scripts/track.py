@@ -1,20 +1,24 @@
-"""Log one training job to MLflow: params, metrics (per-epoch losses as steps), tags, artifacts."""
+"""Log every training job of one dataset to MLflow, one run each: params, metrics (per-epoch losses
+as steps), tags, artifacts. A job logged before has its earlier run replaced."""
 
 import json
+from pathlib import Path
 
 from iotad import tracking
 from iotad.io import write_json
 from iotad.smk import job
 
 with job(snakemake, "track") as log:
-    wc, inp = snakemake.wildcards, snakemake.input
-    experiment = json.loads(open(inp.experiment).read())
-    metrics = json.loads(open(inp.metrics).read())
-    run_id = tracking.log_job(
-        snakemake.params.uri, experiment["experiment_id"], f"{wc.dataset}/{wc.model}/seed{wc.seed}",
-        tags=snakemake.params.tags, params=tracking.flatten(snakemake.params.params),
-        metrics=tracking.job_metrics(metrics), histories=json.loads(open(inp.history).read()),
-        artifacts=[inp.metrics, inp.history, inp.model],
-    )
-    write_json({"run_id": run_id, "experiment_id": experiment["experiment_id"]}, snakemake.output[0])
-    log.info("MLflow run %s", run_id)
+    experiment = json.loads(Path(snakemake.input.experiment).read_text())
+    runs = {}
+    for entry in snakemake.params.jobs:
+        run = Path(entry["run"])
+        runs[entry["job"]] = tracking.log_job(
+            snakemake.params.uri, experiment["experiment_id"], entry["job"], tags=entry["tags"],
+            params=tracking.flatten(entry["params"]),
+            metrics=tracking.job_metrics(json.loads((run / "metrics.json").read_text())),
+            histories=json.loads((run / "history.json").read_text()),
+            artifacts=[run / "metrics.json", run / "history.json", run / "model"],
+        )
+        log.info("%s -> MLflow run %s", entry["job"], runs[entry["job"]])
+    write_json({"experiment_id": experiment["experiment_id"], "runs": runs}, snakemake.output[0])

@@ -9,6 +9,7 @@ one job trains. Vu et al.'s representations give one detector per classifier, sh
 from __future__ import annotations
 
 import pickle
+import sys
 from pathlib import Path
 
 AUTOENCODERS = ("denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae")
@@ -57,9 +58,8 @@ class _Pickler(pickle.Pickler):
         self.directory, self.names = directory, {}
 
     def persistent_id(self, obj):
-        import keras
-
-        if not isinstance(obj, keras.Model):
+        keras = sys.modules.get("keras")  # not imported: no Keras model to save (and no 3 s import)
+        if keras is None or not isinstance(obj, keras.Model):
             return None
         if id(obj) not in self.names:  # a shared encoder is written once
             self.names[id(obj)] = f"{len(self.names)}-{obj.name}.keras"

@@ -1,0 +1,82 @@
+"""Report figures (PNG + SVG, seaborn): the seed paper's Figure 2, ROC and PR curves, average ranks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and cluster nodes
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+
+
+def save_figure(fig, png: str | Path, svg: str | Path) -> None:
+    for path, fmt in ((png, "png"), (svg, "svg")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def no_data(ax, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def loss_distribution_figure(scores: pd.DataFrame, threshold: float, title: str, png, svg) -> None:
+    """The seed paper's Figure 2: reconstruction loss of normal vs attack records (log scale) with
+    the threshold line, beside the confusion matrix."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.8, 1]})
+    if scores.empty:
+        no_data(left, "no scores")
+        no_data(right, "no scores")
+    else:
+        data = scores.assign(traffic=np.where(scores["is_attack"], "attack", "normal"),
+                             loss=np.maximum(scores["score"].to_numpy(), 1e-12))
+        sns.histplot(data, x="loss", hue="traffic", hue_order=["normal", "attack"], log_scale=True, bins=80,
+                     element="step", stat="density", common_norm=False, ax=left)
+        left.axvline(max(threshold, 1e-12), color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+        left.set(xlabel="reconstruction loss (MSE)", ylabel="density")
+        left.legend(handles=left.get_legend().legend_handles + [left.lines[-1]],
+                    labels=["normal", "attack", f"threshold {threshold:.3g}"])
+        ConfusionMatrixDisplay.from_predictions(data["is_attack"], data["prediction"].astype(bool),
+                                                display_labels=["normal", "attack"], ax=right, colorbar=False,
+                                                values_format=",d")
+    fig.suptitle(title)
+    save_figure(fig, png, svg)
+
+
+def curves_figure(scores: pd.DataFrame, title: str, png, svg) -> None:
+    """ROC and precision-recall curves of every detector on one test split."""
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(13, 5.5))
+    detectors = sorted(scores["detector"].unique()) if not scores.empty else []
+    palette = sns.color_palette("husl", max(len(detectors), 1))
+    for color, detector in zip(palette, detectors):
+        rows = scores[scores["detector"] == detector]
+        if rows["is_attack"].nunique() < 2:
+            continue
+        RocCurveDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=roc, color=color)
+        PrecisionRecallDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=pr, color=color)
+    if not roc.lines:
+        no_data(roc, "needs normal and attack records")
+        no_data(pr, "needs normal and attack records")
+    for ax in (roc, pr):
+        if ax.get_legend():
+            ax.legend(fontsize=6, loc="lower right" if ax is roc else "lower left")
+    fig.suptitle(title)
+    save_figure(fig, png, svg)
+
+
+def rank_figure(average: pd.DataFrame, metric: str, png, svg) -> None:
+    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(average), 4) + 1))
+    if average.empty:
+        no_data(ax, "needs the same detectors on at least two datasets")
+    else:
+        sns.barplot(average, x="average_rank", y="detector", color="steelblue", ax=ax)
+        ax.set(xlabel=f"average rank by {metric} (1 = best)", ylabel="")
+    save_figure(fig, png, svg)

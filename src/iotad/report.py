@@ -1,0 +1,105 @@
+"""Report tables and figures, made only from the tidy results table (and, for curves and score
+distributions, the per-record scores the jobs wrote)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .io import atomic_path
+
+HEADLINE = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "hard_auc", "false_alarm_rate"]
+SEED_PAPER_MODELS = ["denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae", "cnn_lstm"]
+
+
+def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False) -> list[Path]:
+    """CSV, Markdown and LaTeX versions of one table."""
+    stem = Path(stem)
+    written = []
+    for ext, render in (("csv", lambda: table.to_csv(index=index)),
+                        ("md", lambda: table.to_markdown(index=index, floatfmt=".4f") + "\n"),
+                        ("tex", lambda: table.to_latex(index=index, float_format="%.4f", escape=True))):
+        path = stem.with_suffix(f".{ext}")
+        with atomic_path(path) as tmp:
+            tmp.write_text(render())
+        written.append(path)
+    return written
+
+
+def mean_std(tidy: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean, standard deviation (ddof 1; NaN for one seed) and seed count of ``value`` per ``keys``."""
+    grouped = tidy.groupby(keys, observed=True, dropna=False)["value"]
+    return grouped.agg(mean="mean", std="std", seeds="count").reset_index()
+
+
+def _fmt(mean: float, std: float) -> str:
+    if np.isnan(mean):
+        return "n/a"
+    return f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} ± {std:.4f}"
+
+
+def summary_table(tidy: pd.DataFrame, split_kind: str = "test") -> pd.DataFrame:
+    """Per (dataset, test split, detector): every headline metric as mean ± std over seeds."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["metric"].isin(HEADLINE)
+                & tidy["split"].str.startswith(split_kind)]
+    stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
+    stats_["cell"] = [_fmt(m, s) for m, s in zip(stats_["mean"], stats_["std"])]
+    wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
+    seeds = stats_.groupby(["train_dataset", "split", "detector"])["seeds"].max()
+    wide = wide.reindex(columns=[m for m in HEADLINE if m in wide.columns]).assign(seeds=seeds)
+    return wide.reset_index().rename(columns={"train_dataset": "dataset"})
+
+
+def seed_paper_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """The seed paper's table: accuracy, precision, recall, F1 and detection rate per family
+    (mean over seeds) of its autoencoders and CNN-LSTM, per dataset and test split."""
+    rows = tidy[(tidy["experiment"] == "grid") & tidy["base_model"].isin(SEED_PAPER_MODELS) & tidy["split"].str.startswith("test")]
+    overall = rows[(rows["group"] == "") & rows["metric"].isin(["accuracy", "precision", "recall", "f1"])]
+    families = rows[rows["metric"] == "detection_rate"].assign(metric=lambda f: "DR " + f["group"])
+    both = pd.concat([overall, families])
+    table = both.groupby(["train_dataset", "split", "detector", "metric"], observed=True)["value"].mean().unstack("metric")
+    order = ["accuracy", "precision", "recall", "f1"] + sorted(c for c in table.columns if c.startswith("DR "))
+    return table.reindex(columns=order).reset_index().rename(columns={"train_dataset": "dataset"})
+
+
+def vu_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """Vu et al.'s table: representation x classifier, ``metric`` mean ± std per dataset and test split."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["classifier"] != "") & (tidy["metric"] == metric)
+                & (tidy["group"] == "") & tidy["split"].str.startswith("test")]
+    stats_ = mean_std(rows, ["train_dataset", "split", "classifier", "representation"])
+    stats_["cell"] = [_fmt(m, s) for m, s in zip(stats_["mean"], stats_["std"])]
+    table = stats_.pivot(index=["train_dataset", "split", "classifier"], columns="representation", values="cell")
+    order = [r for r in ("raw", "ae", "dae", "vae", "mae", "mdae", "mvae") if r in table.columns]
+    return table.reindex(columns=order + [c for c in table.columns if c not in order]).reset_index().rename(
+        columns={"train_dataset": "dataset"})
+
+
+def rank_tests(tidy: pd.DataFrame, metric: str = "auroc") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Average ranks of the detectors over (dataset, test split) blocks (rank 1 = best ``metric``,
+    mean over seeds), Friedman's test over the blocks, and pairwise Wilcoxon signed-rank tests with
+    Benjamini-Hochberg adjusted p-values. Only detectors with a value in every block take part."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
+                & tidy["split"].str.startswith("test")]
+    scores = rows.groupby(["train_dataset", "split", "detector"])["value"].mean().unstack("detector")
+    scores = scores.dropna(axis=0, how="all").dropna(axis=1)  # splits with one class only have no AUROC
+    ranks = scores.rank(axis=1, ascending=False)
+    average = ranks.mean().sort_values().rename("average_rank").reset_index()
+    average["mean_" + metric] = average["detector"].map(scores.mean())
+    friedman = {"blocks": int(len(scores)), "detectors": int(scores.shape[1]), "statistic": float("nan"), "p_value": float("nan")}
+    pairs = []
+    if len(scores) >= 2 and scores.shape[1] >= 3:
+        result = stats.friedmanchisquare(*[scores[c].to_numpy() for c in scores.columns])
+        friedman.update(statistic=float(result.statistic), p_value=float(result.pvalue))
+        columns = list(average["detector"])
+        for i, a in enumerate(columns):
+            for b in columns[i + 1:]:
+                diff = scores[a] - scores[b]
+                p = float(stats.wilcoxon(scores[a], scores[b]).pvalue) if (diff != 0).any() else 1.0
+                pairs.append({"detector_a": a, "detector_b": b, "mean_difference": float(diff.mean()), "p_value": p})
+    pairwise = pd.DataFrame(pairs, columns=["detector_a", "detector_b", "mean_difference", "p_value"])
+    if len(pairwise):
+        pairwise["p_adjusted_bh"] = stats.false_discovery_control(pairwise["p_value"].to_numpy())
+    return average, friedman, pairwise

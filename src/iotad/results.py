@@ -1,0 +1,55 @@
+"""The one tidy results table every report table and figure is made from.
+
+One row per (experiment, train dataset, test dataset, model, detector, seed, split, metric, group):
+``group`` is empty for overall metrics and names the family (``detection_rate``) or the attack
+label (``label_detection_rate``) otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+COLUMNS = ["experiment", "train_dataset", "test_dataset", "model", "base_model", "detector", "representation",
+           "classifier", "seed", "split", "metric", "group", "value"]
+FIT_METRICS = ("fit_seconds", "n_params", "threshold", "epochs")
+
+
+def tidy_job(document: dict, experiment: str = "grid", test_dataset: str | None = None) -> pd.DataFrame:
+    """Rows of one job's metrics document."""
+    rows = []
+    dataset = document["dataset"]
+    for detector, entry in document["detectors"].items():
+        representation, _, classifier = detector.partition(":")
+        base = {"experiment": experiment, "train_dataset": dataset, "test_dataset": test_dataset or dataset,
+                "model": document["model"], "base_model": document.get("base_model", document["model"]),
+                "detector": detector, "representation": representation, "classifier": classifier,
+                "seed": document["seed"]}
+        for key in FIT_METRICS:
+            if isinstance(entry.get(key), (int, float)):
+                rows.append({**base, "split": "train", "metric": key, "group": "", "value": float(entry[key])})
+        for split, values in entry["splits"].items():
+            for key, value in values.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    rows.append({**base, "split": split, "metric": key, "group": "", "value": float(value)})
+            for rate in values.get("detection", []):
+                metric = "detection_rate" if rate["level"] == "family" else "label_detection_rate"
+                rows.append({**base, "split": split, "metric": metric, "group": str(rate["name"]), "value": float(rate["rate"])})
+                if rate["level"] == "label" and rate["unseen_in_training"]:
+                    rows.append({**base, "split": split, "metric": "unseen_label_detection_rate", "group": str(rate["name"]),
+                                 "value": float(rate["rate"])})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def collect(paths: list[str | Path], experiments: list[str] | None = None, test_datasets: list[str | None] | None = None) -> pd.DataFrame:
+    """The tidy table of many jobs' metrics documents."""
+    frames = []
+    for i, path in enumerate(paths):
+        document = json.loads(Path(path).read_text())
+        frames.append(tidy_job(document, experiments[i] if experiments else "grid",
+                               test_datasets[i] if test_datasets else None))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    table["seed"] = table["seed"].astype("int64")
+    return table

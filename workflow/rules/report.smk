@@ -1,0 +1,96 @@
+# The report: one tidy results table, then tables and figures made only from it (and, for curves
+# and loss distributions, the per-record scores of the first seed).
+
+
+rule results_table:
+    input:
+        RUNS,
+    output:
+        parquet="results/report/results.parquet",
+        csv="results/report/results.csv",
+    log:
+        "results/logs/report/results_table.log",
+    params:
+        experiments=["grid"] * len(RUNS),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/results_table.py"
+
+
+rule report_tables:
+    input:
+        "results/report/results.parquet",
+    output:
+        multiext("results/report/tables/summary", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/seed_paper", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/vu_latent_auroc", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/vu_latent_hard_auc", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/average_ranks", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/wilcoxon", ".csv", ".md", ".tex"),
+        friedman="results/report/tables/friedman.json",
+        rank_png=report(
+            "results/report/figures/average_ranks.png",
+            caption="../report/average_ranks.rst",
+            category="Comparison",
+        ),
+        rank_svg="results/report/figures/average_ranks.svg",
+    log:
+        "results/logs/report/report_tables.log",
+    params:
+        rank_metric="auroc",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/report_tables.py"
+
+
+rule loss_distribution_figure:
+    input:
+        scores=f"results/runs/{{dataset}}/{{model}}/seed{SEEDS[0]}/scores.parquet",
+        metrics=f"results/runs/{{dataset}}/{{model}}/seed{SEEDS[0]}/metrics.json",
+    output:
+        png=report(
+            "results/report/figures/{dataset}/fig2_{model}.png",
+            caption="../report/fig2_loss_distribution.rst",
+            category="Seed paper Figure 2",
+            subcategory="{dataset}",
+        ),
+        svg="results/report/figures/{dataset}/fig2_{model}.svg",
+    log:
+        "results/logs/report/fig2/{dataset}/{model}.log",
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/loss_distribution_figure.py"
+
+
+rule curves_figure:
+    input:
+        expand("results/runs/{{dataset}}/{model}/seed{seed}/scores.parquet", model=MODELS, seed=SEEDS[0]),
+    output:
+        png=report(
+            "results/report/figures/{dataset}/curves_{split}.png",
+            caption="../report/curves.rst",
+            category="ROC and PR curves",
+            subcategory="{dataset}",
+        ),
+        svg="results/report/figures/{dataset}/curves_{split}.svg",
+    log:
+        "results/logs/report/curves/{dataset}/{split}.log",
+    resources:
+        mem_mb=6000,
+        runtime=15,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/curves_figure.py"
