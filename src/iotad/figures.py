@@ -60,8 +60,10 @@ def curves_figure(scores: pd.DataFrame, title: str, png, svg) -> None:
         rows = scores[scores["detector"] == detector]
         if rows["is_attack"].nunique() < 2:
             continue
-        RocCurveDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=roc, color=color)
-        PrecisionRecallDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=pr, color=color)
+        RocCurveDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=roc,
+                                         curve_kwargs={"color": color})
+        PrecisionRecallDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=pr,
+                                                curve_kwargs={"color": color})
     if not roc.lines:
         no_data(roc, "needs normal and attack records")
         no_data(pr, "needs normal and attack records")

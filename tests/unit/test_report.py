@@ -1,0 +1,77 @@
+"""Tidy results table, report tables, statistics and figures on hand-made metrics documents."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from iotad import figures, report
+from iotad.results import COLUMNS, collect, tidy_job
+
+
+def document(dataset, model, seed, auroc, detectors=None):
+    detection = [{"level": "family", "name": "dos", "rate": 0.8, "unseen_in_training": False},
+                 {"level": "label", "name": "apache2", "rate": 0.5, "unseen_in_training": True}]
+    split = {"accuracy": auroc - 0.1, "precision": 0.9, "recall": 0.8, "f1": 0.85, "auroc": auroc, "auprc": 0.9,
+             "hard_auc": 0.8, "false_alarm_rate": 0.05, "tp": 8, "detection": detection}
+    return {"dataset": dataset, "model": model, "seed": seed,
+            "detectors": {name: {"fit_seconds": 1.0, "n_params": 10, "threshold": 0.5, "epochs": 3, "splits": {"test": split}}
+                          for name in (detectors or [model])}}
+
+
+@pytest.fixture
+def tidy(tmp_path):
+    paths = []
+    for d, dataset in enumerate(["a", "b", "c"]):
+        for m, model in enumerate(["deep_ae", "pca", "lof"]):
+            for seed in (0, 1):
+                path = tmp_path / f"{dataset}-{model}-{seed}.json"
+                path.write_text(json.dumps(document(dataset, model, seed, 0.6 + 0.1 * m + 0.01 * d + 0.001 * seed)))
+                paths.append(path)
+        path = tmp_path / f"{dataset}-mae.json"
+        path.write_text(json.dumps(document(dataset, "mae", 0, 0.9, ["mae:perceptron", "mae:linear_svc"])))
+        paths.append(path)
+    return collect(paths)
+
+
+def test_tidy_rows_are_every_scalar_and_rate(tidy):
+    one = tidy_job(document("a", "pca", 0, 0.7))
+    assert one.columns.tolist() == COLUMNS
+    # 4 fit figures + 9 scalars + 2 detection rates + 1 unseen-label rate
+    assert len(one) == 16 and set(one["split"]) == {"train", "test"}
+    assert one.loc[one["metric"] == "detection_rate", "group"].tolist() == ["dos"]
+    assert one.loc[one["metric"] == "unseen_label_detection_rate", "group"].tolist() == ["apache2"]
+    assert set(tidy.loc[tidy["model"] == "mae", "classifier"]) == {"perceptron", "linear_svc"}
+
+
+def test_summary_shows_mean_and_std_over_seeds(tidy):
+    summary = report.summary_table(tidy).set_index(["dataset", "detector"])
+    assert summary.loc[("a", "pca"), "auroc"] == f"{np.mean([0.7, 0.701]):.4f} ± {np.std([0.7, 0.701], ddof=1):.4f}"
+    assert summary.loc[("a", "pca"), "seeds"] == 2 and summary.loc[("a", "mae:perceptron"), "seeds"] == 1
+
+
+def test_ranks_friedman_and_wilcoxon(tidy):
+    average, friedman, pairwise = report.rank_tests(tidy)
+    assert average.set_index("detector")["average_rank"].to_dict() == {
+        "mae:linear_svc": 1.5, "mae:perceptron": 1.5, "lof": 3.0, "pca": 4.0, "deep_ae": 5.0}
+    assert friedman["blocks"] == 3 and friedman["detectors"] == 5 and 0 < friedman["p_value"] < 0.05
+    assert len(pairwise) == 10 and (pairwise["p_adjusted_bh"] >= pairwise["p_value"]).all()
+
+
+def test_tables_and_figures_are_written(tidy, tmp_path):
+    report.write_table(report.vu_table(tidy), tmp_path / "vu")
+    vu = pd.read_csv(tmp_path / "vu.csv")
+    assert vu["mae"].tolist() == [0.9] * 6 and "\\begin{tabular}" in (tmp_path / "vu.tex").read_text()
+    seed = report.seed_paper_table(tidy)
+    assert seed["detector"].unique().tolist() == ["deep_ae"] and "DR dos" in seed.columns
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({"detector": np.repeat(["x", "y"], 200), "is_attack": np.tile(np.arange(200) % 2 == 0, 2),
+                           "score": rng.random(400)})
+    scores["prediction"] = (scores["score"] > 0.5).astype("int8")
+    figures.curves_figure(scores, "t", tmp_path / "c.png", tmp_path / "c.svg")
+    figures.loss_distribution_figure(scores[scores["detector"] == "x"], 0.5, "t", tmp_path / "f.png", tmp_path / "f.svg")
+    figures.rank_figure(report.rank_tests(tidy)[0], "auroc", tmp_path / "r.png", tmp_path / "r.svg")
+    for name in ("c", "f", "r"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert b"<svg" in (tmp_path / f"{name}.svg").read_bytes()[:500]
