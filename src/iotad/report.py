@@ -77,6 +77,20 @@ def vu_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
         columns={"train_dataset": "dataset"})
 
 
+def unknown_attack_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Detection rate on attacks of types absent from training vs seen types (mean ± std over
+    seeds), per dataset, test split and detector; only splits that hold unseen attack types."""
+    metrics = ["unseen_attack_records", "unseen_attack_detection_rate", "seen_attack_detection_rate", "false_alarm_rate"]
+    rows = tidy[(tidy["experiment"] == "grid") & tidy["metric"].isin(metrics) & (tidy["group"] == "")]
+    stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
+    stats_["cell"] = [f"{m:.0f}" if metric == "unseen_attack_records" else _fmt(m, s)
+                      for m, s, metric in zip(stats_["mean"], stats_["std"], stats_["metric"])]
+    wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
+    wide = wide.reindex(columns=metrics)
+    wide = wide[pd.to_numeric(wide["unseen_attack_records"], errors="coerce") > 0]
+    return wide.reset_index().rename(columns={"train_dataset": "dataset"})
+
+
 def rank_tests(tidy: pd.DataFrame, metric: str = "auroc") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Average ranks of the detectors over (dataset, test split) blocks (rank 1 = best ``metric``,
     mean over seeds), Friedman's test over the blocks, and pairwise Wilcoxon signed-rank tests with

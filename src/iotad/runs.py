@@ -47,6 +47,13 @@ def subsample(train: Matrix, max_rows: int | None, seed: int) -> Matrix:
 def evaluate(rows: pd.DataFrame, scores, predictions, training_labels) -> dict:
     """Binary metrics and per-family / per-label detection rates of one detector on one split."""
     metrics = binary_metrics(rows["is_attack"], scores, predictions)
+    # The unknown-attack question in two numbers: attacks whose type the training split lacks, vs the rest.
+    flagged = np.asarray(predictions, dtype=bool)
+    attack = rows["is_attack"].to_numpy(bool)
+    unseen = attack & ~rows["label"].astype(str).isin(set(training_labels)).to_numpy()
+    for name, mask in (("unseen", unseen), ("seen", attack & ~unseen)):
+        metrics[f"{name}_attack_records"] = int(mask.sum())
+        metrics[f"{name}_attack_detection_rate"] = float(flagged[mask].mean()) if mask.any() else float("nan")
     metrics["detection"] = detection_rates(rows, predictions, training_labels).to_dict(orient="records")
     return metrics
 

@@ -13,7 +13,8 @@ from iotad.results import COLUMNS, collect, tidy_job
 def document(dataset, model, seed, auroc, detectors=None):
     detection = [{"level": "family", "name": "dos", "rate": 0.8, "unseen_in_training": False},
                  {"level": "label", "name": "apache2", "rate": 0.5, "unseen_in_training": True}]
-    split = {"accuracy": auroc - 0.1, "precision": 0.9, "recall": 0.8, "f1": 0.85, "auroc": auroc, "auprc": 0.9,
+    split = {"unseen_attack_records": 4, "unseen_attack_detection_rate": 0.5, "seen_attack_detection_rate": 0.9,
+             "accuracy": auroc - 0.1, "precision": 0.9, "recall": 0.8, "f1": 0.85, "auroc": auroc, "auprc": 0.9,
              "hard_auc": 0.8, "false_alarm_rate": 0.05, "tp": 8, "detection": detection}
     return {"dataset": dataset, "model": model, "seed": seed,
             "detectors": {name: {"fit_seconds": 1.0, "n_params": 10, "threshold": 0.5, "epochs": 3, "splits": {"test": split}}
@@ -38,8 +39,8 @@ def tidy(tmp_path):
 def test_tidy_rows_are_every_scalar_and_rate(tidy):
     one = tidy_job(document("a", "pca", 0, 0.7))
     assert one.columns.tolist() == COLUMNS
-    # 4 fit figures + 9 scalars + 2 detection rates + 1 unseen-label rate
-    assert len(one) == 16 and set(one["split"]) == {"train", "test"}
+    # 4 fit figures + 12 scalars + 2 detection rates + 1 unseen-label rate
+    assert len(one) == 19 and set(one["split"]) == {"train", "test"}
     assert one.loc[one["metric"] == "detection_rate", "group"].tolist() == ["dos"]
     assert one.loc[one["metric"] == "unseen_label_detection_rate", "group"].tolist() == ["apache2"]
     assert set(tidy.loc[tidy["model"] == "mae", "classifier"]) == {"perceptron", "linear_svc"}
@@ -63,6 +64,9 @@ def test_tables_and_figures_are_written(tidy, tmp_path):
     report.write_table(report.vu_table(tidy), tmp_path / "vu")
     vu = pd.read_csv(tmp_path / "vu.csv")
     assert vu["mae"].tolist() == [0.9] * 6 and "\\begin{tabular}" in (tmp_path / "vu.tex").read_text()
+    unknown = report.unknown_attack_table(tidy).set_index(["dataset", "detector"])
+    assert unknown.loc[("a", "pca"), "unseen_attack_detection_rate"] == "0.5000 ± 0.0000"
+    assert unknown.loc[("a", "pca"), "unseen_attack_records"] == "4"
     seed = report.seed_paper_table(tidy)
     assert seed["detector"].unique().tolist() == ["deep_ae"] and "DR dos" in seed.columns
     rng = np.random.default_rng(0)

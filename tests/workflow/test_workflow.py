@@ -229,6 +229,8 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     assert {"raw", "mae"} <= set(vu.columns) and set(vu["classifier"]) == set(CLASSIFIERS)
     for ext in ("csv", "md", "tex"):
         assert (report / f"tables/seed_paper.{ext}").stat().st_size > 0
+    unknown = pd.read_csv(report / "tables/unknown_attacks.csv")
+    assert "nsl-kdd" in set(unknown["dataset"]) and (unknown["unseen_attack_records"] > 0).all()
     friedman = json.loads((report / "tables/friedman.json").read_text())
     assert friedman["blocks"] >= 2 and friedman["detectors"] >= 3
     for dataset in DATASETS:

@@ -29,6 +29,7 @@ rule report_tables:
         multiext("results/report/tables/seed_paper", ".csv", ".md", ".tex"),
         multiext("results/report/tables/vu_latent_auroc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/vu_latent_hard_auc", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/unknown_attacks", ".csv", ".md", ".tex"),
         multiext("results/report/tables/average_ranks", ".csv", ".md", ".tex"),
         multiext("results/report/tables/wilcoxon", ".csv", ".md", ".tex"),
         friedman="results/report/tables/friedman.json",

@@ -17,6 +17,7 @@ with job(snakemake, "report_tables") as log:
     report.write_table(report.seed_paper_table(tidy), tables / "seed_paper")
     report.write_table(report.vu_table(tidy, "auroc"), tables / "vu_latent_auroc")
     report.write_table(report.vu_table(tidy, "hard_auc"), tables / "vu_latent_hard_auc")
+    report.write_table(report.unknown_attack_table(tidy), tables / "unknown_attacks")
     average, friedman, pairwise = report.rank_tests(tidy, metric)
     report.write_table(average, tables / "average_ranks")
     report.write_table(pairwise, tables / "wilcoxon")
