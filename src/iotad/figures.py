@@ -82,3 +82,17 @@ def rank_figure(average: pd.DataFrame, metric: str, png, svg) -> None:
         sns.barplot(average, x="average_rank", y="detector", color="steelblue", ax=ax)
         ax.set(xlabel=f"average rank by {metric} (1 = best)", ylabel="")
     save_figure(fig, png, svg)
+
+
+def heatmap_figure(table: pd.DataFrame, index: str, label: str, png, svg) -> None:
+    """A detectors x columns heatmap of one metric (e.g. AUROC per train -> test pair)."""
+    values = table.set_index(index) if not table.empty and index in table.columns else pd.DataFrame()
+    fig, ax = plt.subplots(figsize=(1.2 * max(values.shape[1], 3) + 3, 0.35 * max(len(values), 4) + 2))
+    if values.empty or values.shape[1] == 0:
+        no_data(ax, "no runs")
+    else:
+        sns.heatmap(values.astype(float), annot=True, fmt=".3f", cmap="viridis", vmin=0.0, vmax=1.0,
+                    cbar_kws={"label": label}, ax=ax, annot_kws={"fontsize": 7})
+        ax.set(xlabel="", ylabel="")
+        ax.tick_params(axis="x", labelrotation=30)
+    save_figure(fig, png, svg)

@@ -91,6 +91,21 @@ def unknown_attack_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
+def cross_dataset_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """``metric`` (mean over seeds) per detector for every train -> test pair of the cross-dataset
+    runs, beside the same detector tested on its own dataset's test splits."""
+    cross = tidy[(tidy["experiment"] == "cross") & (tidy["metric"] == metric) & (tidy["group"] == "")]
+    if cross.empty:
+        return pd.DataFrame(columns=["detector"])
+    own = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
+               & tidy["train_dataset"].isin(cross["train_dataset"]) & tidy["detector"].isin(cross["detector"])
+               & tidy["split"].str.startswith("test")]
+    rows = pd.concat([own, cross])
+    rows = rows.assign(column=rows["train_dataset"] + " -> " + rows["test_dataset"] + " " + rows["split"])
+    table = rows.groupby(["detector", "column"])["value"].mean().unstack("column")
+    return table.reindex(columns=sorted(table.columns)).reset_index()
+
+
 def rank_tests(tidy: pd.DataFrame, metric: str = "auroc") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Average ranks of the detectors over (dataset, test split) blocks (rank 1 = best ``metric``,
     mean over seeds), Friedman's test over the blocks, and pairwise Wilcoxon signed-rank tests with

@@ -43,13 +43,12 @@ def tidy_job(document: dict, experiment: str = "grid", test_dataset: str | None 
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def collect(paths: list[str | Path], experiments: list[str] | None = None, test_datasets: list[str | None] | None = None) -> pd.DataFrame:
-    """The tidy table of many jobs' metrics documents."""
+def collect(paths: list[str | Path], experiments: list[str] | None = None) -> pd.DataFrame:
+    """The tidy table of many jobs' metrics documents (a cross-dataset document names its test dataset)."""
     frames = []
     for i, path in enumerate(paths):
         document = json.loads(Path(path).read_text())
-        frames.append(tidy_job(document, experiments[i] if experiments else "grid",
-                               test_datasets[i] if test_datasets else None))
+        frames.append(tidy_job(document, experiments[i] if experiments else "grid", document.get("test_dataset")))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     table["seed"] = table["seed"].astype("int64")
     return table

@@ -64,6 +64,29 @@ def _score_frame(rows: pd.DataFrame, split: str, detector: str, scores, predicti
                       prediction=np.asarray(predictions, "int8"))
 
 
+def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels, log=None) -> tuple[dict, list]:
+    """Metrics per test split and the per-record score frames of one fitted detector."""
+    results, frames = {}, []
+    for split, data in tests.items():
+        start = time.perf_counter()
+        scores = detector.score_samples(data.X)
+        seconds = time.perf_counter() - start
+        predictions = scores > detector.threshold_  # what each detector's predict() does
+        result = evaluate(data.rows, scores, predictions, training_labels)
+        result.update(predict_seconds=seconds, records_per_second=len(data.rows) / max(seconds, 1e-9))
+        if getattr(detector, "target", "binary") == "family":  # multi-class view of the supervised model
+            families = detector.predict_family(data.X)
+            truth = data.labels("family")
+            result.update(family_accuracy=float(accuracy_score(truth, families)),
+                          family_macro_f1=float(f1_score(truth, families, average="macro", zero_division=0)))
+        results[split] = result
+        frames.append(_score_frame(data.rows, split, name, scores, predictions))
+        if log:
+            log.info("%s on %s: AUROC %.4f, accuracy %.4f, F1 %.4f (%d records, %.0f records/s)", name, split,
+                     result["auroc"], result["accuracy"], result["f1"], len(data.rows), result["records_per_second"])
+    return results, frames
+
+
 def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: Matrix, val: Matrix,
             tests: dict[str, Matrix], log=None) -> JobResult:
     params = dict(params)
@@ -77,31 +100,29 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")
         detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
-        entry = {"fit_seconds": detector.fit_seconds_, "n_params": detector.n_params_,
-                 "threshold": float(detector.threshold_), "epochs": len(detector.history_.get("loss", [])), "splits": {}}
         histories[name] = detector.history_
         if log:
             log.info("%s: fitted on %d rows in %.1f s, threshold %.6g", name, len(fitted_on.rows),
                      detector.fit_seconds_, detector.threshold_)
-        for split, data in tests.items():
-            start = time.perf_counter()
-            scores = detector.score_samples(data.X)
-            seconds = time.perf_counter() - start
-            predictions = scores > detector.threshold_  # what each detector's predict() does
-            result = evaluate(data.rows, scores, predictions, training_labels)
-            result.update(predict_seconds=seconds, records_per_second=len(data.rows) / max(seconds, 1e-9))
-            if target == "family":  # multi-class view of the supervised model
-                families = detector.predict_family(data.X)
-                truth = data.labels("family")
-                result.update(family_accuracy=float(accuracy_score(truth, families)),
-                              family_macro_f1=float(f1_score(truth, families, average="macro", zero_division=0)))
-            entry["splits"][split] = result
-            frames.append(_score_frame(data.rows, split, name, scores, predictions))
-            if log:
-                log.info("%s on %s: AUROC %.4f, accuracy %.4f, F1 %.4f (%d records, %.0f records/s)", name, split,
-                         result["auroc"], result["accuracy"], result["f1"], len(data.rows), result["records_per_second"])
-        document["detectors"][name] = entry
+        splits, new_frames = score_splits(name, detector, tests, training_labels, log)
+        frames += new_frames
+        document["detectors"][name] = {"fit_seconds": detector.fit_seconds_, "n_params": detector.n_params_,
+                                       "threshold": float(detector.threshold_),
+                                       "epochs": len(detector.history_.get("loss", [])), "splits": splits}
     return JobResult(document, pd.concat(frames, ignore_index=True), histories, detectors)
+
+
+def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training_labels, log=None) -> JobResult:
+    """Score another dataset's splits (in the training dataset's feature space) with fitted detectors;
+    ``trained`` is the training job's metrics document (fit figures are copied from it)."""
+    document = {key: trained[key] for key in ("model", "base_model", "seed", "params") if key in trained}
+    document["detectors"], frames = {}, []
+    for name, detector in detectors.items():
+        splits, new_frames = score_splits(name, detector, tests, training_labels, log)
+        frames += new_frames
+        fit = {k: v for k, v in trained["detectors"][name].items() if k != "splits"}
+        document["detectors"][name] = {**fit, "splits": splits}
+    return JobResult(document, pd.concat(frames, ignore_index=True), {})
 
 
 def precomputed_lof_job(lof_scores: pd.DataFrame, summary: dict, train_labels, tests: list[str]) -> JobResult:

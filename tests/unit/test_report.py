@@ -79,3 +79,13 @@ def test_tables_and_figures_are_written(tidy, tmp_path):
     for name in ("c", "f", "r"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert b"<svg" in (tmp_path / f"{name}.svg").read_bytes()[:500]
+
+
+def test_cross_dataset_matrix_sits_beside_the_own_dataset_result(tidy, tmp_path):
+    cross = tidy_job({**document("a", "pca", 0, 0.55), "test_dataset": "b"}, experiment="cross", test_dataset="b")
+    table = report.cross_dataset_table(pd.concat([tidy, cross])).set_index("detector")
+    assert table.loc["pca", "a -> b test"] == pytest.approx(0.55)
+    assert table.loc["pca", "a -> a test"] == pytest.approx(np.mean([0.7, 0.701]))
+    figures.heatmap_figure(table.reset_index(), "detector", "AUROC", tmp_path / "h.png", tmp_path / "h.svg")
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+    assert report.cross_dataset_table(tidy).empty

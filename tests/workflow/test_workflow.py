@@ -39,6 +39,7 @@ SLICES = {
 DATASETS = ["kddcup99", "nsl-kdd", "ton-iot-fridge", "iot-23"]
 QUICK = yaml.safe_load((REPO / "config/quick.yaml").read_text())
 MODELS, SEEDS = QUICK["models"], QUICK["seeds"]
+CROSS_PAIRS = [("kddcup99", "nsl-kdd"), ("nsl-kdd", "kddcup99")]  # from config.yaml; both datasets are tiny here
 
 
 def slice_lines(lines: list[bytes], every: int | None, header: bool) -> list[bytes]:
@@ -209,18 +210,22 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     assert tidy.columns.tolist() == COLUMNS
     assert len(pd.read_csv(report / "results.csv")) == len(tidy)
     assert set(tidy["seed"]) == set(SEEDS) and set(tidy["train_dataset"]) == set(DATASETS)
-    # Rows: every scalar of every job's metrics document, nothing else.
+    assert set(tidy["experiment"]) == {"grid", "cross"}
+    cross = tidy[tidy["experiment"] == "cross"]
+    assert set(zip(cross["train_dataset"], cross["test_dataset"])) == set(CROSS_PAIRS)
+    # Rows: every scalar of every job's metrics document (grid and cross-dataset), nothing else.
+    documents = [finished / f"results/runs/{d}/{m}/seed{s}/metrics.json" for d in DATASETS for m in MODELS for s in SEEDS]
+    documents += [finished / f"results/cross/{a}/{b}/runs/{m}/seed{s}/metrics.json"
+                  for a, b in CROSS_PAIRS for m in MODELS if m != "lof" for s in SEEDS]
     expected = 0
-    for dataset in DATASETS:
-        for model in MODELS:
-            for seed in SEEDS:
-                doc = json.loads((finished / f"results/runs/{dataset}/{model}/seed{seed}/metrics.json").read_text())
-                for entry in doc["detectors"].values():
-                    expected += sum(isinstance(entry.get(k), (int, float)) for k in ("fit_seconds", "n_params", "threshold", "epochs"))
-                    for values in entry["splits"].values():
-                        expected += sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
-                        expected += len(values["detection"]) + sum(r["level"] == "label" and r["unseen_in_training"]
-                                                                    for r in values["detection"])
+    for path in documents:
+        doc = json.loads(path.read_text())
+        for entry in doc["detectors"].values():
+            expected += sum(isinstance(entry.get(k), (int, float)) for k in ("fit_seconds", "n_params", "threshold", "epochs"))
+            for values in entry["splits"].values():
+                expected += sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
+                expected += len(values["detection"]) + sum(r["level"] == "label" and r["unseen_in_training"]
+                                                            for r in values["detection"])
     assert len(tidy) == expected
     summary = pd.read_csv(report / "tables/summary.csv")
     assert set(summary["seeds"]) == {len(SEEDS)} and "±" in summary.loc[0, "auroc"]
@@ -231,6 +236,9 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
         assert (report / f"tables/seed_paper.{ext}").stat().st_size > 0
     unknown = pd.read_csv(report / "tables/unknown_attacks.csv")
     assert "nsl-kdd" in set(unknown["dataset"]) and (unknown["unseen_attack_records"] > 0).all()
+    matrix = pd.read_csv(report / "tables/cross_dataset_auroc.csv").set_index("detector")
+    assert {"kddcup99 -> nsl-kdd test21", "nsl-kdd -> kddcup99 test", "nsl-kdd -> nsl-kdd test"} <= set(matrix.columns)
+    assert b"<svg" in (report / "figures/cross_dataset_auroc.svg").read_bytes()[:500]
     friedman = json.loads((report / "tables/friedman.json").read_text())
     assert friedman["blocks"] >= 2 and friedman["detectors"] >= 3
     for dataset in DATASETS:
@@ -342,7 +350,8 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
                 "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
                 "model_input": 12, "train": 12 * 16, "mlflow_experiment": 1, "track": 12, "results_table": 1,
-                "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13}
+                "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13,
+                "cross_features": 3, "cross_evaluate": 2 * 15}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 

@@ -124,6 +124,12 @@ def train_inputs(wildcards):
 
 
 RUNS = expand("results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=DATASETS, model=MODELS, seed=SEEDS)
+# Cross-dataset pairs whose datasets are both enabled; LOF's scores come from its own stage (no saved model).
+CROSS_PAIRS = [(a, b) for a, b in config["cross_dataset"] if a in DATASETS and b in DATASETS]
+CROSS_MODELS = [m for m in MODELS if base_model(m) != "lof"]
+CROSS_RUNS = [
+    f"results/cross/{a}/{b}/runs/{model}/seed{seed}/metrics.json" for a, b in CROSS_PAIRS for model in CROSS_MODELS for seed in SEEDS
+]
 TRACKED = expand("results/mlflow/runs/{dataset}.json", dataset=DATASETS)
 
 

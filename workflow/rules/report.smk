@@ -4,14 +4,14 @@
 
 rule results_table:
     input:
-        RUNS,
+        RUNS + CROSS_RUNS,
     output:
         parquet="results/report/results.parquet",
         csv="results/report/results.csv",
     log:
         "results/logs/report/results_table.log",
     params:
-        experiments=["grid"] * len(RUNS),
+        experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -30,6 +30,7 @@ rule report_tables:
         multiext("results/report/tables/vu_latent_auroc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/vu_latent_hard_auc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/unknown_attacks", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/cross_dataset_auroc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/average_ranks", ".csv", ".md", ".tex"),
         multiext("results/report/tables/wilcoxon", ".csv", ".md", ".tex"),
         friedman="results/report/tables/friedman.json",
@@ -39,6 +40,12 @@ rule report_tables:
             category="Comparison",
         ),
         rank_svg="results/report/figures/average_ranks.svg",
+        cross_png=report(
+            "results/report/figures/cross_dataset_auroc.png",
+            caption="../report/cross_dataset.rst",
+            category="Cross-dataset",
+        ),
+        cross_svg="results/report/figures/cross_dataset_auroc.svg",
     log:
         "results/logs/report/report_tables.log",
     params:

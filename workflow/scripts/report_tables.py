@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from iotad import report
-from iotad.figures import rank_figure
+from iotad.figures import heatmap_figure, rank_figure
 from iotad.io import write_json
 from iotad.smk import job
 
@@ -18,6 +18,9 @@ with job(snakemake, "report_tables") as log:
     report.write_table(report.vu_table(tidy, "auroc"), tables / "vu_latent_auroc")
     report.write_table(report.vu_table(tidy, "hard_auc"), tables / "vu_latent_hard_auc")
     report.write_table(report.unknown_attack_table(tidy), tables / "unknown_attacks")
+    cross = report.cross_dataset_table(tidy, "auroc")
+    report.write_table(cross, tables / "cross_dataset_auroc")
+    heatmap_figure(cross, "detector", "AUROC", snakemake.output.cross_png, snakemake.output.cross_svg)
     average, friedman, pairwise = report.rank_tests(tidy, metric)
     report.write_table(average, tables / "average_ranks")
     report.write_table(pairwise, tables / "wilcoxon")
