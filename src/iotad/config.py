@@ -42,3 +42,28 @@ def cleaning_options(preprocessing: dict, dataset: str) -> CleaningOptions:
     merged.update(preprocessing.get("overrides", {}).get(dataset, {}))
     merged["drop_columns"] = tuple(merged.get("drop_columns", ()))
     return CleaningOptions(**merged)
+
+
+def _value_slug(value) -> str:
+    text = "_".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return text.lower().replace(".", "p").replace("-", "m").replace("+", "")
+
+
+def sweep_variants(sweeps: dict, hyperparameters: dict) -> dict[str, dict]:
+    """Named model variants of the robustness sweeps, one per (model, hyperparameter, value):
+    ``{"mae__code_5": {"model": "mae", <mae's hyperparameters>, "code": 5, "sweep": {...}}}``.
+    A dotted hyperparameter reaches into a dict-valued one (``layer_options.dropout``)."""
+    variants = {}
+    for entry in sweeps.get("runs") or []:
+        name, key = entry["model"], entry["parameter"]
+        base = dict(hyperparameters.get(name) or {})
+        for value in entry["values"]:
+            params = {**base, "model": base.get("model", name)}
+            head, _, leaf = key.partition(".")
+            if leaf:
+                params[head] = {**(params.get(head) or {}), leaf: value}
+            else:
+                params[key] = value
+            slug = f"{name}__{key.replace('.', '_')}_{_value_slug(value)}"
+            variants[slug] = {**params, "sweep": {"model": name, "parameter": key, "value": value}}
+    return variants

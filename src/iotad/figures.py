@@ -96,3 +96,22 @@ def heatmap_figure(table: pd.DataFrame, index: str, label: str, png, svg) -> Non
         ax.set(xlabel="", ylabel="")
         ax.tick_params(axis="x", labelrotation=30)
     save_figure(fig, png, svg)
+
+
+def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg) -> None:
+    """One panel per (dataset, model, hyperparameter): ``metric`` against the swept value, one line
+    per detector, mean over seeds with a ± std band."""
+    from .report import sweep_rows
+
+    rows = sweep_rows(tidy, metric, split)
+    if rows.empty:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        no_data(ax, "no robustness sweeps in this config")
+        save_figure(fig, png, svg)
+        return
+    rows = rows.assign(panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["sweep_parameter"])
+    grid = sns.relplot(rows, x="sweep_value", y="value", hue="detector", col="panel", col_wrap=3, kind="line",
+                       errorbar="sd", marker="o", height=3, aspect=1.3, facet_kws={"sharex": False})
+    grid.set_axis_labels("value", metric)
+    grid.set_titles("{col_name}", size=8)
+    save_figure(grid.figure, png, svg)

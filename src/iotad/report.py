@@ -29,9 +29,9 @@ def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False) -> l
     return written
 
 
-def mean_std(tidy: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def mean_std(tidy: pd.DataFrame, keys: list[str], sort: bool = True) -> pd.DataFrame:
     """Mean, standard deviation (ddof 1; NaN for one seed) and seed count of ``value`` per ``keys``."""
-    grouped = tidy.groupby(keys, observed=True, dropna=False)["value"]
+    grouped = tidy.groupby(keys, observed=True, dropna=False, sort=sort)["value"]
     return grouped.agg(mean="mean", std="std", seeds="count").reset_index()
 
 
@@ -104,6 +104,22 @@ def cross_dataset_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFra
     rows = rows.assign(column=rows["train_dataset"] + " -> " + rows["test_dataset"] + " " + rows["split"])
     table = rows.groupby(["detector", "column"])["value"].mean().unstack("column")
     return table.reindex(columns=sorted(table.columns)).reset_index()
+
+
+def sweep_rows(tidy: pd.DataFrame, metric: str, split: str) -> pd.DataFrame:
+    """Sweep rows of one metric; ``detector`` names the model (and classifier), not the variant,
+    so one line joins the values of a sweep."""
+    rows = tidy[(tidy["experiment"] == "sweep") & (tidy["metric"] == metric) & (tidy["group"] == "") & (tidy["split"] == split)]
+    return rows.assign(detector=np.where(rows["classifier"] != "", rows["base_model"] + ":" + rows["classifier"], rows["base_model"]))
+
+
+def robustness_table(tidy: pd.DataFrame, metric: str = "auroc", split: str = "test") -> pd.DataFrame:
+    """Sweep results: ``metric`` mean ± std over seeds per dataset, swept model, hyperparameter,
+    value and detector, values in the order the config lists them."""
+    rows = sweep_rows(tidy, metric, split)
+    table = mean_std(rows, ["train_dataset", "base_model", "sweep_parameter", "sweep_value", "detector"], sort=False)
+    return table.rename(columns={"train_dataset": "dataset", "base_model": "model", "sweep_parameter": "parameter",
+                                 "sweep_value": "value", "mean": metric, "std": f"{metric}_std"})
 
 
 def rank_tests(tidy: pd.DataFrame, metric: str = "auroc") -> tuple[pd.DataFrame, dict, pd.DataFrame]:

@@ -91,11 +91,14 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
             tests: dict[str, Matrix], log=None) -> JobResult:
     params = dict(params)
     max_rows = params.pop("max_train_rows", None)
+    sweep = params.pop("sweep", None)  # robustness-sweep bookkeeping, not a hyperparameter
     fitted_on = subsample(train, max_rows, seed)
     training_labels = set(train.rows["label"].astype(str))
     detectors = build_detectors(model, params, seed, threads)
     document = {"model": model, "base_model": params.get("model", model), "seed": seed, "params": params, "max_train_rows": max_rows,
                 "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
+    if sweep:
+        document["sweep"] = sweep
     frames, histories = [], {}
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")

@@ -89,3 +89,26 @@ def test_cross_dataset_matrix_sits_beside_the_own_dataset_result(tidy, tmp_path)
     figures.heatmap_figure(table.reset_index(), "detector", "AUROC", tmp_path / "h.png", tmp_path / "h.svg")
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
     assert report.cross_dataset_table(tidy).empty
+
+
+def test_robustness_keeps_the_config_order_of_values(tmp_path):
+    from iotad.config import sweep_variants
+
+    runs = [{"model": "mae", "parameter": "code", "values": [30, 5]},
+            {"model": "mae", "parameter": "layer_options.dropout", "values": [0.4]}]
+    variants = sweep_variants({"runs": runs}, {"mae": {"epochs": 3}})
+    assert variants["mae__code_30"] == {"epochs": 3, "model": "mae", "code": 30,
+                                        "sweep": {"model": "mae", "parameter": "code", "value": 30}}
+    assert variants["mae__layer_options_dropout_0p4"]["layer_options"] == {"dropout": 0.4}
+    docs = []
+    for name, params in variants.items():
+        for seed, auroc in ((0, 0.8), (1, 0.9)):
+            doc = document("a", name, seed, auroc, [f"{name}:perceptron"])
+            docs.append(tidy_job({**doc, "base_model": "mae", "sweep": params["sweep"]}, experiment="sweep"))
+    tidy = pd.concat(docs)
+    table = report.robustness_table(tidy)
+    assert table["value"].tolist() == ["30", "5", "0.4"] and table["parameter"].tolist() == ["code", "code", "layer_options.dropout"]
+    assert table["auroc"].tolist() == pytest.approx([0.85] * 3) and (table["seeds"] == 2).all()
+    assert set(table["detector"]) == {"mae:perceptron"}  # one line across the variants
+    figures.robustness_figure(tidy, "auroc", "test", tmp_path / "r.png", tmp_path / "r.svg")
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"

@@ -40,6 +40,7 @@ DATASETS = ["kddcup99", "nsl-kdd", "ton-iot-fridge", "iot-23"]
 QUICK = yaml.safe_load((REPO / "config/quick.yaml").read_text())
 MODELS, SEEDS = QUICK["models"], QUICK["seeds"]
 CROSS_PAIRS = [("kddcup99", "nsl-kdd"), ("nsl-kdd", "kddcup99")]  # from config.yaml; both datasets are tiny here
+SWEEP = ["deep_ae__percentile_95p0", "deep_ae__percentile_99p9"]  # config/quick.yaml's sweep, on nsl-kdd
 
 
 def slice_lines(lines: list[bytes], every: int | None, header: bool) -> list[bytes]:
@@ -189,7 +190,8 @@ def test_every_job_has_one_mlflow_run_and_a_rerun_adds_none(finished):
     assert experiment["experiment"] == "iotad-quick"
     client = tracking.client_for(uri)
     runs = client.search_runs([experiment["experiment_id"]])
-    jobs = sorted(f"{d}/{m}/seed{s}" for d in DATASETS for m in MODELS for s in SEEDS)
+    jobs = sorted([f"{d}/{m}/seed{s}" for d in DATASETS for m in MODELS for s in SEEDS]
+                  + [f"nsl-kdd/{m}/seed{s}" for m in SWEEP for s in SEEDS])
     assert sorted(r.data.tags[tracking.JOB_TAG] for r in runs) == jobs
     run = next(r for r in runs if r.data.tags[tracking.JOB_TAG] == "nsl-kdd/mae/seed0")
     assert run.data.tags["model"] == "mae" and run.data.tags["git_commit"] and run.data.params["hyperparameters.epochs"] == "10"
@@ -210,13 +212,14 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     assert tidy.columns.tolist() == COLUMNS
     assert len(pd.read_csv(report / "results.csv")) == len(tidy)
     assert set(tidy["seed"]) == set(SEEDS) and set(tidy["train_dataset"]) == set(DATASETS)
-    assert set(tidy["experiment"]) == {"grid", "cross"}
+    assert set(tidy["experiment"]) == {"grid", "cross", "sweep"}
     cross = tidy[tidy["experiment"] == "cross"]
     assert set(zip(cross["train_dataset"], cross["test_dataset"])) == set(CROSS_PAIRS)
     # Rows: every scalar of every job's metrics document (grid and cross-dataset), nothing else.
     documents = [finished / f"results/runs/{d}/{m}/seed{s}/metrics.json" for d in DATASETS for m in MODELS for s in SEEDS]
     documents += [finished / f"results/cross/{a}/{b}/runs/{m}/seed{s}/metrics.json"
                   for a, b in CROSS_PAIRS for m in MODELS if m != "lof" for s in SEEDS]
+    documents += [finished / f"results/runs/nsl-kdd/{m}/seed{s}/metrics.json" for m in SWEEP for s in SEEDS]
     expected = 0
     for path in documents:
         doc = json.loads(path.read_text())
@@ -236,6 +239,9 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
         assert (report / f"tables/seed_paper.{ext}").stat().st_size > 0
     unknown = pd.read_csv(report / "tables/unknown_attacks.csv")
     assert "nsl-kdd" in set(unknown["dataset"]) and (unknown["unseen_attack_records"] > 0).all()
+    robustness = pd.read_csv(report / "tables/robustness.csv")
+    assert robustness[["dataset", "model", "parameter"]].drop_duplicates().values.tolist() == [["nsl-kdd", "deep_ae", "percentile"]]
+    assert robustness["value"].tolist() == [95.0, 99.9] and (robustness["seeds"] == len(SEEDS)).all()
     matrix = pd.read_csv(report / "tables/cross_dataset_auroc.csv").set_index("detector")
     assert {"kddcup99 -> nsl-kdd test21", "nsl-kdd -> kddcup99 test", "nsl-kdd -> nsl-kdd test"} <= set(matrix.columns)
     assert b"<svg" in (report / "figures/cross_dataset_auroc.svg").read_bytes()[:500]
@@ -349,7 +355,7 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     out = result.stdout
     expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
                 "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
-                "model_input": 12, "train": 12 * 16, "mlflow_experiment": 1, "track": 12, "results_table": 1,
+                "model_input": 12, "train": 12 * 16 + 26, "mlflow_experiment": 1, "track": 12, "results_table": 1,
                 "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13,
                 "cross_features": 3, "cross_evaluate": 2 * 15}
     for rule, count in expected.items():

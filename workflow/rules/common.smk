@@ -9,7 +9,7 @@ _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
 
-from iotad.config import check_overrides, resolve_datasets
+from iotad.config import check_overrides, resolve_datasets, sweep_variants
 from iotad.models import check_model_params
 from iotad.registry import DEFAULT_REGISTRY, load_registry
 from iotad.split import split_names
@@ -21,6 +21,10 @@ check_overrides(config["preprocessing"], REGISTRY)
 MODELS = config["models"]
 check_model_params(MODELS, config["hyperparameters"])
 SEEDS = config["seeds"]
+# Robustness sweeps: named variants (model__parameter_value) trained on the sweep datasets.
+SWEEP_VARIANTS = sweep_variants(config["sweeps"], config["hyperparameters"])
+check_model_params(list(SWEEP_VARIANTS), SWEEP_VARIANTS)
+SWEEP_DATASETS = [d for d in config["sweeps"]["datasets"] if d in DATASETS]
 MLFLOW_URI = tracking_uri(config["mlflow"]["tracking_uri"], ".")
 CONFIG_HASH = config_hash(config)
 GIT_COMMIT = git_commit(workflow.basedir)
@@ -103,7 +107,7 @@ def test_splits(dataset):
 
 
 def model_params(name):
-    return config["hyperparameters"].get(name) or {}
+    return SWEEP_VARIANTS.get(name) or config["hyperparameters"].get(name) or {}
 
 
 def base_model(name):
@@ -130,6 +134,16 @@ CROSS_MODELS = [m for m in MODELS if base_model(m) != "lof"]
 CROSS_RUNS = [
     f"results/cross/{a}/{b}/runs/{model}/seed{seed}/metrics.json" for a, b in CROSS_PAIRS for model in CROSS_MODELS for seed in SEEDS
 ]
+SWEEP_RUNS = expand(
+    "results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=SWEEP_DATASETS, model=list(SWEEP_VARIANTS), seed=SEEDS
+)
+
+
+def tracked_models(dataset):
+    """Every model trained on ``dataset``: the grid's, and the sweep variants on sweep datasets."""
+    return MODELS + (list(SWEEP_VARIANTS) if dataset in SWEEP_DATASETS else [])
+
+
 TRACKED = expand("results/mlflow/runs/{dataset}.json", dataset=DATASETS)
 
 

@@ -4,14 +4,14 @@
 
 rule results_table:
     input:
-        RUNS + CROSS_RUNS,
+        RUNS + CROSS_RUNS + SWEEP_RUNS,
     output:
         parquet="results/report/results.parquet",
         csv="results/report/results.csv",
     log:
         "results/logs/report/results_table.log",
     params:
-        experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS),
+        experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS) + ["sweep"] * len(SWEEP_RUNS),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -31,6 +31,7 @@ rule report_tables:
         multiext("results/report/tables/vu_latent_hard_auc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/unknown_attacks", ".csv", ".md", ".tex"),
         multiext("results/report/tables/cross_dataset_auroc", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/robustness", ".csv", ".md", ".tex"),
         multiext("results/report/tables/average_ranks", ".csv", ".md", ".tex"),
         multiext("results/report/tables/wilcoxon", ".csv", ".md", ".tex"),
         friedman="results/report/tables/friedman.json",
@@ -46,6 +47,12 @@ rule report_tables:
             category="Cross-dataset",
         ),
         cross_svg="results/report/figures/cross_dataset_auroc.svg",
+        robust_png=report(
+            "results/report/figures/robustness.png",
+            caption="../report/robustness.rst",
+            category="Robustness",
+        ),
+        robust_svg="results/report/figures/robustness.svg",
     log:
         "results/logs/report/report_tables.log",
     params:

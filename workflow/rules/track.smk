@@ -22,7 +22,8 @@ rule track:
     input:
         experiment="results/mlflow/experiment.json",
         runs=lambda wildcards: expand("results/runs/{dataset}/{model}/seed{seed}/{file}", dataset=wildcards.dataset,
-                                      model=MODELS, seed=SEEDS, file=["metrics.json", "history.json", "model"]),
+                                      model=tracked_models(wildcards.dataset), seed=SEEDS,
+                                      file=["metrics.json", "history.json", "model"]),
     output:
         "results/mlflow/runs/{dataset}.json",
     log:
@@ -36,8 +37,9 @@ rule track:
                         "split": config["split"], "features": config["features"],
                         "lof": config["lof"], "dbscan": config["dbscan"]},
              "tags": {"dataset": wildcards.dataset, "model": model, "seed": str(seed), "base_model": base_model(model),
-                      "experiment_kind": "grid", "config_hash": CONFIG_HASH, "git_commit": GIT_COMMIT}}
-            for model in MODELS for seed in SEEDS
+                      "experiment_kind": "sweep" if model in SWEEP_VARIANTS else "grid",
+                      "config_hash": CONFIG_HASH, "git_commit": GIT_COMMIT}}
+            for model in tracked_models(wildcards.dataset) for seed in SEEDS
         ],
         uri=MLFLOW_URI,
     conda:

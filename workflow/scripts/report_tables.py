@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from iotad import report
-from iotad.figures import heatmap_figure, rank_figure
+from iotad.figures import heatmap_figure, rank_figure, robustness_figure
 from iotad.io import write_json
 from iotad.smk import job
 
@@ -21,6 +21,8 @@ with job(snakemake, "report_tables") as log:
     cross = report.cross_dataset_table(tidy, "auroc")
     report.write_table(cross, tables / "cross_dataset_auroc")
     heatmap_figure(cross, "detector", "AUROC", snakemake.output.cross_png, snakemake.output.cross_svg)
+    report.write_table(report.robustness_table(tidy, metric), tables / "robustness")
+    robustness_figure(tidy, metric, "test", snakemake.output.robust_png, snakemake.output.robust_svg)
     average, friedman, pairwise = report.rank_tests(tidy, metric)
     report.write_table(average, tables / "average_ranks")
     report.write_table(pairwise, tables / "wilcoxon")
