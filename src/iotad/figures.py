@@ -115,3 +115,18 @@ def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg) -> 
     grid.set_axis_labels("value", metric)
     grid.set_titles("{col_name}", size=8)
     save_figure(grid.figure, png, svg)
+
+
+def preparation_sweep_figure(table: pd.DataFrame, png, svg) -> None:
+    """Training outlier / noise share against each LOF and DBSCAN parameter."""
+    if table.empty:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        no_data(ax, "no LOF/DBSCAN sweeps in this config")
+        save_figure(fig, png, svg)
+        return
+    data = table.assign(panel=table["stage"] + " " + table["parameter"] + " (" + table["dataset"] + ")")
+    grid = sns.relplot(data, x="value", y="train_outlier_percent", col="panel", col_wrap=4, kind="line", marker="o",
+                       height=2.8, facet_kws={"sharex": False, "sharey": False})
+    grid.set_axis_labels("value", "training outliers / noise (%)")
+    grid.set_titles("{col_name}", size=8)
+    save_figure(grid.figure, png, svg)

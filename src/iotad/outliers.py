@@ -155,6 +155,17 @@ def outlier_summary(frame, flag_column: str, outlier) -> dict:
     }
 
 
+def score_auroc(frame, score_column: str) -> dict:
+    """AUROC of an outlier score against ``is_attack`` per split (NaN where a split has one class)."""
+    from sklearn.metrics import roc_auc_score
+
+    result = {}
+    for split, rows in frame.groupby("split", sort=False):
+        y = rows["is_attack"].to_numpy(bool)
+        result[split] = float(roc_auc_score(y, rows[score_column])) if 0 < y.sum() < len(y) else float("nan")
+    return result
+
+
 def training_keep_mask(rows, lof_scores=None, dbscan_labels=None) -> tuple[np.ndarray, dict]:
     """Rows of the training split that models train on: without LOF outliers and/or DBSCAN noise
     when those frames are given (aligned on ``part`` and ``record_id``), and how many each removed."""

@@ -122,6 +122,21 @@ def robustness_table(tidy: pd.DataFrame, metric: str = "auroc", split: str = "te
                                  "sweep_value": "value", "mean": metric, "std": f"{metric}_std"})
 
 
+def preparation_sweep_table(summaries: list[dict]) -> pd.DataFrame:
+    """One row per LOF / DBSCAN sweep job: the changed parameter, the training outlier (noise)
+    share, clusters (DBSCAN) and the LOF score's AUROC on each test split."""
+    rows = []
+    for summary in summaries:
+        stage = "lof" if "outline_score" in summary else "dbscan"
+        overall = summary["splits"]["train"]["overall"]
+        row = {"stage": stage, "dataset": summary["dataset"], "parameter": summary["swept"],
+               "value": summary[summary["swept"]], "train_outlier_percent": overall["percent"],
+               "clusters": summary.get("clusters")}
+        row.update({f"auroc_{split}": v for split, v in summary.get("score_auroc", {}).items() if split != "train"})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def rank_tests(tidy: pd.DataFrame, metric: str = "auroc") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Average ranks of the detectors over (dataset, test split) blocks (rank 1 = best ``metric``,
     mean over seeds), Friedman's test over the blocks, and pairwise Wilcoxon signed-rank tests with

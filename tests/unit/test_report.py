@@ -112,3 +112,16 @@ def test_robustness_keeps_the_config_order_of_values(tmp_path):
     assert set(table["detector"]) == {"mae:perceptron"}  # one line across the variants
     figures.robustness_figure(tidy, "auroc", "test", tmp_path / "r.png", tmp_path / "r.svg")
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_preparation_sweep_table_names_the_changed_parameter(tmp_path):
+    lof = {"dataset": "d", "n_neighbors": 10, "contamination": 0.1, "outline_score": 1.5, "swept": "n_neighbors",
+           "score_auroc": {"train": 0.6, "test": 0.7}, "splits": {"train": {"overall": {"percent": 10.0}}}}
+    dbscan = {"dataset": "d", "eps": 0.25, "min_samples": 5, "clusters": 7, "swept": "eps",
+              "splits": {"train": {"overall": {"percent": 3.5}}}}
+    table = report.preparation_sweep_table([lof, dbscan])
+    assert table[["stage", "parameter", "value", "train_outlier_percent"]].values.tolist() == [
+        ["lof", "n_neighbors", 10, 10.0], ["dbscan", "eps", 0.25, 3.5]]
+    assert table.loc[0, "auroc_test"] == 0.7 and "auroc_train" not in table.columns
+    figures.preparation_sweep_figure(table, tmp_path / "p.png", tmp_path / "p.svg")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"

@@ -242,6 +242,10 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     robustness = pd.read_csv(report / "tables/robustness.csv")
     assert robustness[["dataset", "model", "parameter"]].drop_duplicates().values.tolist() == [["nsl-kdd", "deep_ae", "percentile"]]
     assert robustness["value"].tolist() == [95.0, 99.9] and (robustness["seeds"] == len(SEEDS)).all()
+    preparation = pd.read_csv(report / "tables/preparation_sweeps.csv")
+    assert preparation[["stage", "parameter", "value"]].values.tolist() == [
+        ["lof", "n_neighbors", 10], ["lof", "n_neighbors", 30], ["dbscan", "eps", 0.25], ["dbscan", "eps", 1.0]]
+    assert preparation["train_outlier_percent"].between(0, 100).all()
     matrix = pd.read_csv(report / "tables/cross_dataset_auroc.csv").set_index("detector")
     assert {"kddcup99 -> nsl-kdd test21", "nsl-kdd -> kddcup99 test", "nsl-kdd -> nsl-kdd test"} <= set(matrix.columns)
     assert b"<svg" in (report / "figures/cross_dataset_auroc.svg").read_bytes()[:500]
@@ -357,7 +361,8 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
                 "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
                 "model_input": 12, "train": 12 * 16 + 26, "mlflow_experiment": 1, "track": 12, "results_table": 1,
                 "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13,
-                "cross_features": 3, "cross_evaluate": 2 * 15}
+                "cross_features": 3, "cross_evaluate": 2 * 15,
+                "lof_sweep": 6, "dbscan_sweep": 6, "preparation_sweeps": 1}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 

@@ -144,13 +144,28 @@ def tracked_models(dataset):
     return MODELS + (list(SWEEP_VARIANTS) if dataset in SWEEP_DATASETS else [])
 
 
+def swept(section, wildcards):
+    """A config section with the one swept parameter of a preparation sweep job changed."""
+    kind = int if wildcards.parameter in ("n_neighbors",) else float
+    return {**section, wildcards.parameter: kind(wildcards.value)}
+
+
+def preparation_sweep_outputs(stage):
+    sweep = config["sweeps"][stage]
+    return [
+        f"results/sweeps/{stage}/{dataset}/{parameter}_{value}/summary.json"
+        for dataset in sweep["datasets"] if dataset in DATASETS
+        for parameter, values in sweep["parameters"].items() for value in values
+    ]
+
+
 TRACKED = expand("results/mlflow/runs/{dataset}.json", dataset=DATASETS)
 
 
 def report_outputs():
     """Tables, the rank figure, Figure 2 per seed-paper autoencoder and curves per test split."""
     autoencoders = [m for m in MODELS if base_model(m) in ("denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae")]
-    outputs = ["results/report/tables/friedman.json", "results/report/results.csv"]
+    outputs = ["results/report/tables/friedman.json", "results/report/results.csv", "results/report/tables/preparation_sweeps.csv"]
     for dataset in DATASETS:
         outputs += expand("results/report/figures/{dataset}/fig2_{model}.png", dataset=dataset, model=autoencoders)
         outputs += expand("results/report/figures/{dataset}/curves_{split}.png", dataset=dataset, split=test_splits(dataset))

@@ -135,3 +135,54 @@ rule model_input:
         "../../envs/models.yaml"
     script:
         "../scripts/model_input.py"
+
+
+# Robustness of the preparation stage: LOF and DBSCAN with one parameter changed at a time.
+rule lof_sweep:
+    input:
+        feature_splits,
+    output:
+        scores=temp("results/sweeps/lof/{dataset}/{parameter}_{value}/scores.parquet"),
+        summary="results/sweeps/lof/{dataset}/{parameter}_{value}/summary.json",
+    log:
+        "results/logs/lof_sweep/{dataset}/{parameter}_{value}.log",
+    benchmark:
+        "results/benchmarks/lof_sweep/{dataset}/{parameter}_{value}.tsv"
+    wildcard_constraints:
+        parameter="n_neighbors|contamination",
+        value=r"[0-9.]+",
+    params:
+        lof=lambda wildcards: swept(config["lof"], wildcards),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/lof.py"
+
+
+rule dbscan_sweep:
+    input:
+        "results/features/{dataset}/train.parquet",
+    output:
+        labels=temp("results/sweeps/dbscan/{dataset}/{parameter}_{value}/labels.parquet"),
+        summary="results/sweeps/dbscan/{dataset}/{parameter}_{value}/summary.json",
+    log:
+        "results/logs/dbscan_sweep/{dataset}/{parameter}_{value}.log",
+    benchmark:
+        "results/benchmarks/dbscan_sweep/{dataset}/{parameter}_{value}.tsv"
+    wildcard_constraints:
+        parameter="eps|min_samples",
+        value=r"[0-9.]+",
+    params:
+        dbscan=lambda wildcards: swept(config["dbscan"], wildcards),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/dbscan.py"

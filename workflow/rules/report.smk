@@ -109,3 +109,22 @@ rule curves_figure:
         "../../envs/report.yaml"
     script:
         "../scripts/curves_figure.py"
+
+
+rule preparation_sweeps:
+    input:
+        preparation_sweep_outputs("lof") + preparation_sweep_outputs("dbscan"),
+    output:
+        multiext("results/report/tables/preparation_sweeps", ".csv", ".md", ".tex"),
+        png=report(
+            "results/report/figures/preparation_sweeps.png",
+            caption="../report/preparation_sweeps.rst",
+            category="Robustness",
+        ),
+        svg="results/report/figures/preparation_sweeps.svg",
+    log:
+        "results/logs/report/preparation_sweeps.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/preparation_sweeps.py"

@@ -19,5 +19,7 @@ with job(snakemake, "dbscan") as log:
         "distinct_training_rows": n_distinct, "clusters": int(labels.max() + 1),
         **outlier_summary(out, "cluster", outlier=-1),
     }
+    if "parameter" in snakemake.wildcards.keys():  # a sweep job: name the changed parameter
+        summary["swept"] = snakemake.wildcards.parameter
     write_json(summary, snakemake.output.summary)
     log.info("%d clusters; %s", summary["clusters"], summary["splits"]["train"]["overall"])

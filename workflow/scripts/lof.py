@@ -6,7 +6,7 @@ import pandas as pd
 
 from iotad.features import read_matrix
 from iotad.io import write_json, write_parquet
-from iotad.outliers import LofCanonicalizer, outlier_summary
+from iotad.outliers import LofCanonicalizer, outlier_summary, score_auroc
 from iotad.smk import job
 
 with job(snakemake, "lof") as log:
@@ -24,7 +24,9 @@ with job(snakemake, "lof") as log:
     summary = {
         "dataset": snakemake.wildcards.dataset, "n_neighbors": lof.n_neighbors_, "contamination": lof.contamination,
         "distinct_training_rows": lof.n_distinct_, "outline_score": lof.outline_score_,
-        **outlier_summary(scores, "lof_label", outlier=-1),
+        "score_auroc": score_auroc(scores, "lof_score"), **outlier_summary(scores, "lof_label", outlier=-1),
     }
+    if "parameter" in snakemake.wildcards.keys():  # a sweep job: name the changed parameter
+        summary["swept"] = snakemake.wildcards.parameter
     write_json(summary, snakemake.output.summary)
     log.info("outline score %.4f", lof.outline_score_)
