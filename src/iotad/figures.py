@@ -109,8 +109,8 @@ def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg) -> 
         no_data(ax, "no robustness sweeps in this config")
         save_figure(fig, png, svg)
         return
-    rows = rows.assign(panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["sweep_parameter"])
-    grid = sns.relplot(rows, x="sweep_value", y="value", hue="detector", col="panel", col_wrap=3, kind="line",
+    rows = rows.assign(panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["setting"])
+    grid = sns.relplot(rows, x="setting_value", y="value", hue="detector", col="panel", col_wrap=3, kind="line",
                        errorbar="sd", marker="o", height=3, aspect=1.3, facet_kws={"sharex": False})
     grid.set_axis_labels("value", metric)
     grid.set_titles("{col_name}", size=8)

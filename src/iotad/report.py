@@ -3,6 +3,7 @@ distributions, the per-record scores the jobs wrote)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -117,9 +118,9 @@ def robustness_table(tidy: pd.DataFrame, metric: str = "auroc", split: str = "te
     """Sweep results: ``metric`` mean ± std over seeds per dataset, swept model, hyperparameter,
     value and detector, values in the order the config lists them."""
     rows = sweep_rows(tidy, metric, split)
-    table = mean_std(rows, ["train_dataset", "base_model", "sweep_parameter", "sweep_value", "detector"], sort=False)
-    return table.rename(columns={"train_dataset": "dataset", "base_model": "model", "sweep_parameter": "parameter",
-                                 "sweep_value": "value", "mean": metric, "std": f"{metric}_std"})
+    table = mean_std(rows, ["train_dataset", "base_model", "setting", "setting_value", "detector"], sort=False)
+    return table.rename(columns={"train_dataset": "dataset", "base_model": "model", "setting": "parameter",
+                                 "setting_value": "value", "mean": metric, "std": f"{metric}_std"})
 
 
 def preparation_sweep_table(summaries: list[dict]) -> pd.DataFrame:
@@ -135,6 +136,24 @@ def preparation_sweep_table(summaries: list[dict]) -> pd.DataFrame:
         row.update({f"auroc_{split}": v for split, v in summary.get("score_auroc", {}).items() if split != "train"})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def lofo_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Leave-one-family-out: detection rate on the held-out family in the test split (mean ± std
+    over seeds) beside the same detector's rate on that family when trained on every family."""
+    held = tidy[(tidy["experiment"] == "lofo") & (tidy["metric"] == "detection_rate") & (tidy["split"] == "test")]
+    held = held[held["group"] == held["setting_value"].map(lambda v: json.loads(v) if v else "")]
+    if held.empty:
+        return pd.DataFrame(columns=["dataset", "detector", "family", "held_out", "trained_on_all"])
+    rates = mean_std(held, ["train_dataset", "detector", "group"])
+    rates["held_out"] = [_fmt(m, s) for m, s in zip(rates["mean"], rates["std"])]
+    grid = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == "detection_rate") & (tidy["split"] == "test")]
+    seen = mean_std(grid, ["train_dataset", "detector", "group"])
+    seen["trained_on_all"] = [_fmt(m, s) for m, s in zip(seen["mean"], seen["std"])]
+    table = rates.merge(seen[["train_dataset", "detector", "group", "trained_on_all"]], how="left",
+                        on=["train_dataset", "detector", "group"])
+    return table[["train_dataset", "detector", "group", "held_out", "trained_on_all"]].rename(
+        columns={"train_dataset": "dataset", "group": "family"})
 
 
 def rank_tests(tidy: pd.DataFrame, metric: str = "auroc") -> tuple[pd.DataFrame, dict, pd.DataFrame]:

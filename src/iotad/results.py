@@ -2,8 +2,9 @@
 
 One row per (experiment, train dataset, test dataset, model, detector, seed, split, metric, group):
 ``group`` is empty for overall metrics and names the family (``detection_rate``) or the attack
-label (``label_detection_rate``) otherwise. Robustness-sweep rows (experiment ``sweep``) name the
-swept hyperparameter and its value (JSON); ``model`` is then the variant, ``base_model`` the model.
+label (``label_detection_rate``) otherwise. ``setting`` / ``setting_value`` (JSON) name what an
+experiment changed: the swept hyperparameter and its value (experiment ``sweep``; ``model`` is then
+the variant, ``base_model`` the model), or ``held_out_family`` (experiment ``lofo``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["experiment", "train_dataset", "test_dataset", "model", "base_model", "detector", "representation",
-           "classifier", "sweep_parameter", "sweep_value", "seed", "split", "metric", "group", "value"]
+           "classifier", "setting", "setting_value", "seed", "split", "metric", "group", "value"]
 FIT_METRICS = ("fit_seconds", "n_params", "threshold", "epochs")
 
 
@@ -23,13 +24,15 @@ def tidy_job(document: dict, experiment: str = "grid", test_dataset: str | None 
     rows = []
     dataset = document["dataset"]
     sweep = document.get("sweep") or {}
+    if document.get("excluded_family"):  # leave-one-family-out: the family held out of training
+        sweep = {"parameter": "held_out_family", "value": document["excluded_family"]}
     for detector, entry in document["detectors"].items():
         representation, _, classifier = detector.partition(":")
         base = {"experiment": experiment, "train_dataset": dataset, "test_dataset": test_dataset or dataset,
                 "model": document["model"], "base_model": document.get("base_model", document["model"]),
                 "detector": detector, "representation": representation, "classifier": classifier,
-                "sweep_parameter": sweep.get("parameter", ""),
-                "sweep_value": json.dumps(sweep["value"]) if sweep else "", "seed": document["seed"]}
+                "setting": sweep.get("parameter", ""),
+                "setting_value": json.dumps(sweep["value"]) if sweep else "", "seed": document["seed"]}
         for key in FIT_METRICS:
             if isinstance(entry.get(key), (int, float)):
                 rows.append({**base, "split": "train", "metric": key, "group": "", "value": float(entry[key])})

@@ -87,8 +87,19 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
     return results, frames
 
 
+def without_family(data: Matrix, family: str) -> Matrix:
+    keep = (data.rows["family"].astype(str) != family).to_numpy()
+    return Matrix(data.X[keep], data.rows[keep].reset_index(drop=True))
+
+
 def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: Matrix, val: Matrix,
-            tests: dict[str, Matrix], log=None) -> JobResult:
+            tests: dict[str, Matrix], exclude_family: str | None = None, log=None) -> JobResult:
+    """Fit one config model's detectors and score the test splits. ``exclude_family`` holds one
+    attack family out of training and validation (leave-one-family-out): it becomes an unknown attack."""
+    if exclude_family:
+        if not (train.rows["family"].astype(str) == exclude_family).any():
+            raise ValueError(f"family {exclude_family!r} does not occur in the training split")
+        train, val = without_family(train, exclude_family), without_family(val, exclude_family)
     params = dict(params)
     max_rows = params.pop("max_train_rows", None)
     sweep = params.pop("sweep", None)  # robustness-sweep bookkeeping, not a hyperparameter
@@ -99,6 +110,8 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
                 "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
     if sweep:
         document["sweep"] = sweep
+    if exclude_family:
+        document["excluded_family"] = exclude_family
     frames, histories = [], {}
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")

@@ -125,3 +125,14 @@ def test_preparation_sweep_table_names_the_changed_parameter(tmp_path):
     assert table.loc[0, "auroc_test"] == 0.7 and "auroc_train" not in table.columns
     figures.preparation_sweep_figure(table, tmp_path / "p.png", tmp_path / "p.svg")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lofo_table_compares_held_out_with_trained_on_all(tidy):
+    doc = {**document("a", "mae", 0, 0.7, ["mae:perceptron"]), "excluded_family": "dos"}
+    doc["detectors"]["mae:perceptron"]["splits"]["test"]["detection"][0]["rate"] = 0.25
+    lofo = tidy_job(doc, experiment="lofo")
+    assert set(lofo["setting"]) == {"held_out_family"}
+    table = report.lofo_table(pd.concat([tidy, lofo])).set_index(["dataset", "detector", "family"])
+    assert table.loc[("a", "mae:perceptron", "dos"), "held_out"] == "0.2500"
+    assert table.loc[("a", "mae:perceptron", "dos"), "trained_on_all"] == "0.8000"
+    assert report.lofo_table(tidy).empty

@@ -191,7 +191,8 @@ def test_every_job_has_one_mlflow_run_and_a_rerun_adds_none(finished):
     client = tracking.client_for(uri)
     runs = client.search_runs([experiment["experiment_id"]])
     jobs = sorted([f"{d}/{m}/seed{s}" for d in DATASETS for m in MODELS for s in SEEDS]
-                  + [f"nsl-kdd/{m}/seed{s}" for m in SWEEP for s in SEEDS])
+                  + [f"nsl-kdd/{m}/seed{s}" for m in SWEEP for s in SEEDS]
+                  + [f"nsl-kdd/mae/dos/seed{s}" for s in SEEDS])  # leave-one-family-out
     assert sorted(r.data.tags[tracking.JOB_TAG] for r in runs) == jobs
     run = next(r for r in runs if r.data.tags[tracking.JOB_TAG] == "nsl-kdd/mae/seed0")
     assert run.data.tags["model"] == "mae" and run.data.tags["git_commit"] and run.data.params["hyperparameters.epochs"] == "10"
@@ -212,7 +213,7 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     assert tidy.columns.tolist() == COLUMNS
     assert len(pd.read_csv(report / "results.csv")) == len(tidy)
     assert set(tidy["seed"]) == set(SEEDS) and set(tidy["train_dataset"]) == set(DATASETS)
-    assert set(tidy["experiment"]) == {"grid", "cross", "sweep"}
+    assert set(tidy["experiment"]) == {"grid", "cross", "sweep", "lofo"}
     cross = tidy[tidy["experiment"] == "cross"]
     assert set(zip(cross["train_dataset"], cross["test_dataset"])) == set(CROSS_PAIRS)
     # Rows: every scalar of every job's metrics document (grid and cross-dataset), nothing else.
@@ -220,6 +221,7 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     documents += [finished / f"results/cross/{a}/{b}/runs/{m}/seed{s}/metrics.json"
                   for a, b in CROSS_PAIRS for m in MODELS if m != "lof" for s in SEEDS]
     documents += [finished / f"results/runs/nsl-kdd/{m}/seed{s}/metrics.json" for m in SWEEP for s in SEEDS]
+    documents += [finished / f"results/lofo/nsl-kdd/mae/dos/seed{s}/metrics.json" for s in SEEDS]
     expected = 0
     for path in documents:
         doc = json.loads(path.read_text())
@@ -242,6 +244,11 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     robustness = pd.read_csv(report / "tables/robustness.csv")
     assert robustness[["dataset", "model", "parameter"]].drop_duplicates().values.tolist() == [["nsl-kdd", "deep_ae", "percentile"]]
     assert robustness["value"].tolist() == [95.0, 99.9] and (robustness["seeds"] == len(SEEDS)).all()
+    lofo = pd.read_csv(report / "tables/leave_one_family_out.csv")
+    assert set(lofo["detector"]) == set(DETECTORS["mae"]) and set(lofo["family"]) == {"dos"}
+    lofo_doc = json.loads((finished / "results/lofo/nsl-kdd/mae/dos/seed0/metrics.json").read_text())
+    dos = [r for r in lofo_doc["detectors"]["mae:perceptron"]["splits"]["test"]["detection"] if r["name"] == "dos"]
+    assert dos[0]["unseen_in_training"]  # held out of training: an unknown attack
     preparation = pd.read_csv(report / "tables/preparation_sweeps.csv")
     assert preparation[["stage", "parameter", "value"]].values.tolist() == [
         ["lof", "n_neighbors", 10], ["lof", "n_neighbors", 30], ["dbscan", "eps", 0.25], ["dbscan", "eps", 1.0]]
@@ -362,7 +369,7 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
                 "model_input": 12, "train": 12 * 16 + 26, "mlflow_experiment": 1, "track": 12, "results_table": 1,
                 "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13,
                 "cross_features": 3, "cross_evaluate": 2 * 15,
-                "lof_sweep": 6, "dbscan_sweep": 6, "preparation_sweeps": 1}
+                "lof_sweep": 6, "dbscan_sweep": 6, "preparation_sweeps": 1, "train_lofo": 12}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 

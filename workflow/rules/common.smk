@@ -35,6 +35,7 @@ wildcard_constraints:
     part=r"[a-z0-9]+",
     split=r"[a-z0-9]+",
     model=r"[a-z0-9_]+",
+    family=r"[A-Za-z0-9_.-]+",
     seed=r"\d+",
     file=r"[^/]+/.+",
 
@@ -139,9 +140,43 @@ SWEEP_RUNS = expand(
 )
 
 
-def tracked_models(dataset):
-    """Every model trained on ``dataset``: the grid's, and the sweep variants on sweep datasets."""
-    return MODELS + (list(SWEEP_VARIANTS) if dataset in SWEEP_DATASETS else [])
+def lofo_families(dataset):
+    lofo = config["leave_one_family_out"]
+    families = sorted(set(REGISTRY.dataset(dataset).family_map.values()) - {"normal"})
+    return [f for f in families if not lofo["families"] or f in lofo["families"]]
+
+
+LOFO_RUNS = [
+    f"results/lofo/{dataset}/{model}/{family}/seed{seed}/metrics.json"
+    for dataset in config["leave_one_family_out"]["datasets"] if dataset in DATASETS
+    for model in config["leave_one_family_out"]["models"] for family in lofo_families(dataset) for seed in SEEDS
+]
+check_model_params(config["leave_one_family_out"]["models"], config["hyperparameters"])
+
+
+def tracked_jobs(dataset):
+    """Every training job on ``dataset`` (grid, sweep variants, leave-one-family-out) with the run
+    directory, params and tags its MLflow run gets."""
+    runs = [(m, s, None) for m in MODELS for s in SEEDS]
+    if dataset in SWEEP_DATASETS:
+        runs += [(m, s, None) for m in SWEEP_VARIANTS for s in SEEDS]
+    if dataset in config["leave_one_family_out"]["datasets"]:
+        runs += [(m, s, f) for m in config["leave_one_family_out"]["models"] for f in lofo_families(dataset) for s in SEEDS]
+    jobs = []
+    for model, seed, family in runs:
+        kind = "lofo" if family else "sweep" if model in SWEEP_VARIANTS else "grid"
+        key = f"{dataset}/{model}/{family}/seed{seed}" if family else f"{dataset}/{model}/seed{seed}"
+        jobs.append({
+            "job": key,
+            "run": f"results/lofo/{key}" if family else f"results/runs/{key}",
+            "params": {"dataset": dataset, "model": model, "seed": seed, "held_out_family": family,
+                       "hyperparameters": model_params(model), "preprocessing": config["preprocessing"],
+                       "split": config["split"], "features": config["features"], "lof": config["lof"],
+                       "dbscan": config["dbscan"]},
+            "tags": {"dataset": dataset, "model": model, "seed": str(seed), "base_model": base_model(model),
+                     "experiment_kind": kind, "config_hash": CONFIG_HASH, "git_commit": GIT_COMMIT},
+        })
+    return jobs
 
 
 def swept(section, wildcards):

@@ -1,5 +1,6 @@
 # Cross-dataset ("intersect-dataset") tests: models trained on one dataset score another dataset
-# with the same feature space, through the training side's fitted transform.
+# with the same feature space, through the training side's fitted transform. Leave-one-family-out:
+# models trained without one attack family meet it as an unknown attack in the test split.
 
 
 rule cross_features:
@@ -44,3 +45,28 @@ rule cross_evaluate:
         "../../envs/models.yaml"
     script:
         "../scripts/cross_evaluate.py"
+
+
+rule train_lofo:
+    input:
+        unpack(train_inputs),
+    output:
+        scores="results/lofo/{dataset}/{model}/{family}/seed{seed}/scores.parquet",
+        metrics="results/lofo/{dataset}/{model}/{family}/seed{seed}/metrics.json",
+        history="results/lofo/{dataset}/{model}/{family}/seed{seed}/history.json",
+        model=directory("results/lofo/{dataset}/{model}/{family}/seed{seed}/model"),
+    log:
+        "results/logs/train_lofo/{dataset}/{model}/{family}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train_lofo/{dataset}/{model}/{family}/seed{seed}.tsv"
+    params:
+        model=lambda wildcards: model_params(wildcards.model),
+        tests=lambda wildcards: test_splits(wildcards.dataset),
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=120,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/train.py"

@@ -4,14 +4,15 @@
 
 rule results_table:
     input:
-        RUNS + CROSS_RUNS + SWEEP_RUNS,
+        RUNS + CROSS_RUNS + SWEEP_RUNS + LOFO_RUNS,
     output:
         parquet="results/report/results.parquet",
         csv="results/report/results.csv",
     log:
         "results/logs/report/results_table.log",
     params:
-        experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS) + ["sweep"] * len(SWEEP_RUNS),
+        experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS) + ["sweep"] * len(SWEEP_RUNS)
+        + ["lofo"] * len(LOFO_RUNS),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -30,6 +31,7 @@ rule report_tables:
         multiext("results/report/tables/vu_latent_auroc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/vu_latent_hard_auc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/unknown_attacks", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/leave_one_family_out", ".csv", ".md", ".tex"),
         multiext("results/report/tables/cross_dataset_auroc", ".csv", ".md", ".tex"),
         multiext("results/report/tables/robustness", ".csv", ".md", ".tex"),
         multiext("results/report/tables/average_ranks", ".csv", ".md", ".tex"),

@@ -18,6 +18,7 @@ with job(snakemake, "report_tables") as log:
     report.write_table(report.vu_table(tidy, "auroc"), tables / "vu_latent_auroc")
     report.write_table(report.vu_table(tidy, "hard_auc"), tables / "vu_latent_hard_auc")
     report.write_table(report.unknown_attack_table(tidy), tables / "unknown_attacks")
+    report.write_table(report.lofo_table(tidy), tables / "leave_one_family_out")
     cross = report.cross_dataset_table(tidy, "auroc")
     report.write_table(cross, tables / "cross_dataset_auroc")
     heatmap_figure(cross, "detector", "AUROC", snakemake.output.cross_png, snakemake.output.cross_svg)

@@ -23,7 +23,7 @@ with job(snakemake, "train") as log:
         log.info("%s on %s, seed %s: %d training rows, %d features; tests %s", wc.model, wc.dataset, wc.seed,
                  len(train.rows), train.X.shape[1], {k: len(v.rows) for k, v in tests.items()})
         result = run_job(wc.model, snakemake.params.model, seed=int(wc.seed), threads=snakemake.threads,
-                         train=train, val=val, tests=tests, log=log)
+                         train=train, val=val, tests=tests, exclude_family=wc.get("family"), log=log)
     result.metrics["dataset"] = wc.dataset
     with atomic_dir(snakemake.output.model) as directory:
         save_detectors(result.detectors, directory)
