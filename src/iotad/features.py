@@ -66,11 +66,16 @@ class FeatureTransform:
     def feature_names(self) -> list[str]:
         return self.numeric + [f"{col}={cat}" for col, cats in self.categorical.items() for cat in cats]
 
-    def transform(self, frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
-        """Feature matrix (float32, columns = ``feature_names``) and unseen-category counts per column."""
+    def transform(self, frame: pd.DataFrame, fill_missing: bool = False) -> tuple[np.ndarray, dict[str, int]]:
+        """Feature matrix (float32, columns = ``feature_names``) and unseen-category counts per column.
+        ``fill_missing`` (another dataset, for models trained on a feature subset) adds absent
+        columns as all-zero features instead of refusing them."""
         missing = [c for c in [*self.numeric, *self.categorical] if c not in frame.columns]
-        if missing:
+        if missing and not fill_missing:
             raise ValueError(f"columns missing for this transform: {missing}")
+        if missing:
+            offsets = dict(zip(self.numeric, self.offset))
+            frame = frame.assign(**{c: offsets[c] if c in offsets else None for c in missing})
         blocks = [((frame[self.numeric].to_numpy(dtype="float64") - self.offset) / self.scale).astype("float32")]
         unseen = {}
         for col, cats in self.categorical.items():
@@ -100,8 +105,16 @@ def matrix_frame(matrix: np.ndarray, names: list[str], rows: pd.DataFrame) -> pd
     return pd.concat([features, rows[keep]], axis=1).reset_index(drop=True)
 
 
-def read_matrix(path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """(feature matrix, id/label columns) from a features parquet."""
+def read_matrix(path: str | Path, feature_columns: list[str] | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """(feature matrix, id/label columns) from a features parquet. ``feature_columns`` keeps only the
+    features of those source columns (a numeric column, or every ``column=category`` of a categorical one)."""
     frame = pd.read_parquet(path)
     meta = [c for c in [*ID_COLUMNS, *LABEL_COLUMNS] if c in frame.columns]
-    return frame.drop(columns=meta).to_numpy(dtype="float32"), frame[meta]
+    features = [c for c in frame.columns if c not in meta]
+    if feature_columns:
+        wanted = set(feature_columns)
+        features = [c for c in features if c.split("=", 1)[0] in wanted]
+        missing = wanted - {c.split("=", 1)[0] for c in features}
+        if missing:
+            raise ValueError(f"{path}: no features from the columns {sorted(missing)} (check feature_columns)")
+    return frame[features].to_numpy(dtype="float32"), frame[meta]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from .features import read_matrix
 from .metrics import binary_metrics, detection_rates
 from .models import build_detectors
 from .split import stratified_split
@@ -22,6 +23,10 @@ class Matrix:
 
     X: np.ndarray
     rows: pd.DataFrame
+
+    @classmethod
+    def read(cls, path, feature_columns: list[str] | None = None) -> Matrix:
+        return cls(*read_matrix(path, feature_columns))
 
     def labels(self, target: str):
         return self.rows["family"].astype(str).to_numpy() if target == "family" else self.rows["is_attack"].to_numpy(bool)
@@ -103,6 +108,7 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
     params = dict(params)
     max_rows = params.pop("max_train_rows", None)
     sweep = params.pop("sweep", None)  # robustness-sweep bookkeeping, not a hyperparameter
+    feature_columns = params.pop("feature_columns", None)  # applied when the matrices were read
     fitted_on = subsample(train, max_rows, seed)
     training_labels = set(train.rows["label"].astype(str))
     detectors = build_detectors(model, params, seed, threads)
@@ -112,6 +118,8 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
         document["sweep"] = sweep
     if exclude_family:
         document["excluded_family"] = exclude_family
+    if feature_columns:
+        document["feature_columns"] = list(feature_columns)
     frames, histories = [], {}
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")
@@ -131,7 +139,7 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
 def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training_labels, log=None) -> JobResult:
     """Score another dataset's splits (in the training dataset's feature space) with fitted detectors;
     ``trained`` is the training job's metrics document (fit figures are copied from it)."""
-    document = {key: trained[key] for key in ("model", "base_model", "seed", "params") if key in trained}
+    document = {key: trained[key] for key in ("model", "base_model", "seed", "params", "feature_columns") if key in trained}
     document["detectors"], frames = {}, []
     for name, detector in detectors.items():
         splits, new_frames = score_splits(name, detector, tests, training_labels, log)

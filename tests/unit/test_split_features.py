@@ -104,6 +104,23 @@ def test_matrix_round_trip(tmp_path):
     assert rows.columns.tolist() == ["record_id", "part", "label", "family", "is_attack"]
 
 
+def test_feature_subset_and_another_datasets_missing_columns(tmp_path):
+    train = clean_frame(20).assign(part="train")
+    fitted = FeatureTransform.fit(train)
+    X, _ = fitted.transform(train)
+    matrix_frame(X, fitted.feature_names, train).to_parquet(tmp_path / "m.parquet")
+    subset, _ = read_matrix(tmp_path / "m.parquet", ["bytes", "proto"])
+    np.testing.assert_array_equal(subset, X[:, [fitted.feature_names.index(n) for n in ("bytes", "proto=tcp", "proto=udp")]])
+    with pytest.raises(ValueError, match="no features from the columns \\['size'\\]"):
+        read_matrix(tmp_path / "m.parquet", ["bytes", "size"])
+    other = train.drop(columns=["count", "proto"])  # another dataset without two of the columns
+    with pytest.raises(ValueError, match="columns missing"):
+        fitted.transform(other)
+    filled, unseen = fitted.transform(other, fill_missing=True)
+    np.testing.assert_array_equal(filled[:, 0], X[:, 0])
+    assert not filled[:, 1:].any() and unseen == {"proto": 20}  # absent numeric -> 0, categorical -> unseen
+
+
 def test_categorical_only_dataset():
     train = clean_frame(30).drop(columns=["bytes", "count"])
     fitted = FeatureTransform.fit(train)

@@ -366,9 +366,9 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     out = result.stdout
     expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
                 "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
-                "model_input": 12, "train": 12 * 16 + 26, "mlflow_experiment": 1, "track": 12, "results_table": 1,
+                "model_input": 12, "train": 12 * 16 + 26 + 3, "mlflow_experiment": 1, "track": 12, "results_table": 1,
                 "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13,
-                "cross_features": 3, "cross_evaluate": 2 * 15,
+                "cross_features": 4, "cross_evaluate": 2 * 15 + 3,
                 "lof_sweep": 6, "dbscan_sweep": 6, "preparation_sweeps": 1, "train_lofo": 12}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])

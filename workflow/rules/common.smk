@@ -128,12 +128,32 @@ def train_inputs(wildcards):
     }
 
 
-RUNS = expand("results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=DATASETS, model=MODELS, seed=SEEDS)
-# Cross-dataset pairs whose datasets are both enabled; LOF's scores come from its own stage (no saved model).
-CROSS_PAIRS = [(a, b) for a, b in config["cross_dataset"] if a in DATASETS and b in DATASETS]
-CROSS_MODELS = [m for m in MODELS if base_model(m) != "lof"]
+# Cross-dataset pairs whose datasets are both enabled: [train, test], or a mapping that renames the
+# test side's columns and names its own models (variants trained on the shared columns only).
+CROSS = {}
+for entry in config["cross_dataset"]:
+    pair = entry if isinstance(entry, dict) else {"train": entry[0], "test": entry[1]}
+    if pair["train"] in DATASETS and pair["test"] in DATASETS:
+        CROSS[pair["train"], pair["test"]] = pair
+CROSS_PAIRS = list(CROSS)
+check_model_params([m for pair in CROSS.values() for m in pair.get("models", [])], config["hyperparameters"])
+
+
+def cross_models(train, test):
+    """The pair's own models, else every model (LOF excepted: its fitted model is not saved)."""
+    return CROSS[train, test].get("models") or [m for m in MODELS if base_model(m) != "lof"]
+
+
+def trained_models(dataset):
+    """The grid's models plus the models cross-dataset pairs train on ``dataset``."""
+    extra = [m for (train, _), pair in CROSS.items() if train == dataset for m in pair.get("models", [])]
+    return list(dict.fromkeys(MODELS + extra))
+
+
+RUNS = [f"results/runs/{d}/{m}/seed{s}/metrics.json" for d in DATASETS for m in trained_models(d) for s in SEEDS]
 CROSS_RUNS = [
-    f"results/cross/{a}/{b}/runs/{model}/seed{seed}/metrics.json" for a, b in CROSS_PAIRS for model in CROSS_MODELS for seed in SEEDS
+    f"results/cross/{a}/{b}/runs/{model}/seed{seed}/metrics.json" for a, b in CROSS_PAIRS for model in cross_models(a, b)
+    for seed in SEEDS
 ]
 SWEEP_RUNS = expand(
     "results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=SWEEP_DATASETS, model=list(SWEEP_VARIANTS), seed=SEEDS
@@ -157,7 +177,7 @@ check_model_params(config["leave_one_family_out"]["models"], config["hyperparame
 def tracked_jobs(dataset):
     """Every training job on ``dataset`` (grid, sweep variants, leave-one-family-out) with the run
     directory, params and tags its MLflow run gets."""
-    runs = [(m, s, None) for m in MODELS for s in SEEDS]
+    runs = [(m, s, None) for m in trained_models(dataset) for s in SEEDS]
     if dataset in SWEEP_DATASETS:
         runs += [(m, s, None) for m in SWEEP_VARIANTS for s in SEEDS]
     if dataset in config["leave_one_family_out"]["datasets"]:

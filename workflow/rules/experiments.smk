@@ -12,6 +12,8 @@ rule cross_features:
         report="results/cross/{train}/{test}/features/{split}.encoding.json",
     log:
         "results/logs/cross_features/{train}/{test}/{split}.log",
+    params:
+        cross=lambda wildcards: CROSS[wildcards.train, wildcards.test],
     resources:
         mem_mb=3000,
         runtime=15,

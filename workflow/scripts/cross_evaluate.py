@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from iotad.features import read_matrix
 from iotad.io import write_json, write_parquet
 from iotad.models import load_detectors
 from iotad.models.keras_setup import configure
@@ -15,7 +14,8 @@ from iotad.smk import job
 with job(snakemake, "cross_evaluate") as log:
     wc, inp = snakemake.wildcards, snakemake.input
     trained = json.loads(open(inp.metrics).read())
-    tests = {split: Matrix(*read_matrix(path)) for split, path in zip(snakemake.params.tests, inp.tests)}
+    columns = trained.get("feature_columns")  # a model trained on a feature subset scores the same subset
+    tests = {split: Matrix.read(path, columns) for split, path in zip(snakemake.params.tests, inp.tests)}
     training_labels = set(pd.read_parquet(inp.train, columns=["label"])["label"].astype(str))
     if any(Path(inp.model).glob("*.keras")):  # TensorFlow's thread pools, before any Keras model loads
         configure(int(wc.seed), snakemake.threads)

@@ -4,7 +4,6 @@ import json
 
 import pandas as pd
 
-from iotad.features import read_matrix
 from iotad.io import atomic_dir, write_json, write_parquet
 from iotad.models import save_detectors
 from iotad.runs import Matrix, precomputed_lof_job, run_job
@@ -18,8 +17,9 @@ with job(snakemake, "train") as log:
         result = precomputed_lof_job(pd.read_parquet(inp.lof), summary, train_labels, snakemake.params.tests)
         result.metrics.update(model=wc.model, seed=int(wc.seed))
     else:
-        train, val = Matrix(*read_matrix(inp.train)), Matrix(*read_matrix(inp.val))
-        tests = {split: Matrix(*read_matrix(path)) for split, path in zip(snakemake.params.tests, inp.tests)}
+        columns = snakemake.params.model.get("feature_columns")
+        train, val = Matrix.read(inp.train, columns), Matrix.read(inp.val, columns)
+        tests = {split: Matrix.read(path, columns) for split, path in zip(snakemake.params.tests, inp.tests)}
         log.info("%s on %s, seed %s: %d training rows, %d features; tests %s", wc.model, wc.dataset, wc.seed,
                  len(train.rows), train.X.shape[1], {k: len(v.rows) for k, v in tests.items()})
         result = run_job(wc.model, snakemake.params.model, seed=int(wc.seed), threads=snakemake.threads,

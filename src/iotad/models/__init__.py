@@ -104,6 +104,7 @@ def check_model_params(models: list[str], hyperparameters: dict) -> None:
         params = dict(hyperparameters.get(name) or {})
         params.pop("max_train_rows", None)  # handled by the job, for every model
         params.pop("sweep", None)  # robustness-sweep bookkeeping
+        params.pop("feature_columns", None)  # applied to the matrices, for every model
         model = params.get("model", name)
         if model not in MODELS:
             raise ValueError(f"config models: unknown model {name!r}; choose one of {list(MODELS)} or give "
