@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--mirror", default=os.environ.get("IOTAD_DATA_MIRROR", str(REPO.parent / "shared" / "data")))
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="iotad-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     snakemake = Path(sys.executable).with_name("snakemake")
     command = [str(snakemake), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", args.cores,
                "--configfile", str((REPO / args.configfile).resolve())]
