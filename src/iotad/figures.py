@@ -130,3 +130,24 @@ def preparation_sweep_figure(table: pd.DataFrame, png, svg) -> None:
     grid.set_axis_labels("value", "training outliers / noise (%)")
     grid.set_titles("{col_name}", size=8)
     save_figure(grid.figure, png, svg)
+
+
+def latent_figure(codes: dict[str, np.ndarray], is_attack: np.ndarray, title: str, png, svg,
+                  max_points: int = 5000, seed: int = 0) -> None:
+    """Vu et al.'s latent plots: each representation's codes of one test split projected to 2-D
+    (PCA of the codes), normal vs attack, on a seeded sample of at most ``max_points`` records."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(is_attack), size=min(max_points, len(is_attack)), replace=False))
+    fig, axes = plt.subplots(1, max(len(codes), 1), figsize=(5 * max(len(codes), 1), 4.5), squeeze=False)
+    for ax, (name, values) in zip(axes[0], codes.items()):
+        points = PCA(n_components=2, random_state=seed).fit_transform(values[keep]) if values.shape[1] > 2 else values[keep]
+        traffic = np.where(is_attack[keep], "attack", "normal")
+        sns.scatterplot(x=points[:, 0], y=points[:, 1], hue=traffic, hue_order=["normal", "attack"], s=6,
+                        alpha=0.5, linewidth=0, ax=ax)
+        ax.set(title=name, xlabel="component 1", ylabel="component 2")
+    if not codes:
+        no_data(axes[0][0], "no latent models in this config")
+    fig.suptitle(title)
+    save_figure(fig, png, svg)

@@ -136,3 +136,11 @@ def test_lofo_table_compares_held_out_with_trained_on_all(tidy):
     assert table.loc[("a", "mae:perceptron", "dos"), "held_out"] == "0.2500"
     assert table.loc[("a", "mae:perceptron", "dos"), "trained_on_all"] == "0.8000"
     assert report.lofo_table(tidy).empty
+
+
+def test_latent_figure_projects_each_representations_codes(tmp_path):
+    rng = np.random.default_rng(0)
+    attack = rng.random(300) < 0.4
+    codes = {"ae": rng.random((300, 15)), "mae": rng.random((300, 15)) + attack[:, None]}
+    figures.latent_figure(codes, attack, "t", tmp_path / "l.png", tmp_path / "l.svg", max_points=200)
+    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (tmp_path / "l.svg").read_bytes()[:500]

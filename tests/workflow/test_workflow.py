@@ -369,7 +369,7 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
                 "model_input": 12, "train": 12 * 16 + 26 + 3, "mlflow_experiment": 1, "track": 12, "results_table": 1,
                 "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13,
                 "cross_features": 4, "cross_evaluate": 2 * 15 + 3,
-                "lof_sweep": 6, "dbscan_sweep": 6, "preparation_sweeps": 1, "train_lofo": 12}
+                "lof_sweep": 6, "dbscan_sweep": 6, "preparation_sweeps": 1, "train_lofo": 12, "latent_figure": 12}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 

@@ -224,4 +224,6 @@ def report_outputs():
     for dataset in DATASETS:
         outputs += expand("results/report/figures/{dataset}/fig2_{model}.png", dataset=dataset, model=autoencoders)
         outputs += expand("results/report/figures/{dataset}/curves_{split}.png", dataset=dataset, split=test_splits(dataset))
+        if {"ae", "mae"} <= set(MODELS):  # Vu et al.'s latent plots: plain AE vs MAE codes
+            outputs.append(f"results/report/figures/{dataset}/latent_codes.png")
     return outputs

@@ -130,3 +130,27 @@ rule preparation_sweeps:
         "../../envs/report.yaml"
     script:
         "../scripts/preparation_sweeps.py"
+
+
+rule latent_figure:
+    input:
+        test=lambda wildcards: f"results/features/{wildcards.dataset}/{test_splits(wildcards.dataset)[0]}.parquet",
+        models=expand("results/runs/{{dataset}}/{model}/seed{seed}/model", model=["ae", "mae"], seed=SEEDS[0]),
+    output:
+        png=report(
+            "results/report/figures/{dataset}/latent_codes.png",
+            caption="../report/latent_codes.rst",
+            category="Latent representations",
+            subcategory="{dataset}",
+        ),
+        svg="results/report/figures/{dataset}/latent_codes.svg",
+    log:
+        "results/logs/report/latent/{dataset}.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/models.yaml"
+    script:
+        "../scripts/latent_figure.py"
