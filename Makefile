@@ -24,7 +24,7 @@ run: setup  ## the default benchmark
 test: setup  ## unit, real-data (needs the mirror) and workflow tests
 	$(BIN)/pytest
 
-bench: setup  ## prints time and peak memory; outliers.py takes ~10 minutes
+bench: setup  ## prints time and peak memory (~15 minutes); whole runs: bench/workflow.py --configfile ...
 	$(BIN)/python bench/parse_clean.py
 	$(BIN)/python bench/outliers.py
 	$(BIN)/python bench/models.py
