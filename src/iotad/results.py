@@ -19,6 +19,24 @@ COLUMNS = ["experiment", "train_dataset", "test_dataset", "model", "base_model",
 FIT_METRICS = ("fit_seconds", "n_params", "threshold", "epochs")
 
 
+def detector_values(entry: dict):
+    """(split, metric, group, value) of one detector's entry in a metrics document: fit figures under
+    split "train", every numeric scalar per split, detection rates per family and attack label (and
+    again as ``unseen_label_detection_rate`` for labels absent from training)."""
+    for key in FIT_METRICS:
+        if isinstance(entry.get(key), (int, float)):
+            yield "train", key, "", float(entry[key])
+    for split, values in entry["splits"].items():
+        for key, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                yield split, key, "", float(value)
+        for rate in values.get("detection", []):
+            metric = "detection_rate" if rate["level"] == "family" else "label_detection_rate"
+            yield split, metric, str(rate["name"]), float(rate["rate"])
+            if rate["level"] == "label" and rate.get("unseen_in_training"):
+                yield split, "unseen_label_detection_rate", str(rate["name"]), float(rate["rate"])
+
+
 def tidy_job(document: dict, experiment: str = "grid", test_dataset: str | None = None) -> pd.DataFrame:
     """Rows of one job's metrics document."""
     rows = []
@@ -33,19 +51,8 @@ def tidy_job(document: dict, experiment: str = "grid", test_dataset: str | None 
                 "detector": detector, "representation": representation, "classifier": classifier,
                 "setting": sweep.get("parameter", ""),
                 "setting_value": json.dumps(sweep["value"]) if sweep else "", "seed": document["seed"]}
-        for key in FIT_METRICS:
-            if isinstance(entry.get(key), (int, float)):
-                rows.append({**base, "split": "train", "metric": key, "group": "", "value": float(entry[key])})
-        for split, values in entry["splits"].items():
-            for key, value in values.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    rows.append({**base, "split": split, "metric": key, "group": "", "value": float(value)})
-            for rate in values.get("detection", []):
-                metric = "detection_rate" if rate["level"] == "family" else "label_detection_rate"
-                rows.append({**base, "split": split, "metric": metric, "group": str(rate["name"]), "value": float(rate["rate"])})
-                if rate["level"] == "label" and rate["unseen_in_training"]:
-                    rows.append({**base, "split": split, "metric": "unseen_label_detection_rate", "group": str(rate["name"]),
-                                 "value": float(rate["rate"])})
+        rows += [{**base, "split": split, "metric": metric, "group": group, "value": value}
+                 for split, metric, group, value in detector_values(entry)]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -104,19 +104,17 @@ def flatten(tree, prefix: str = "") -> dict:
 
 def job_metrics(metrics: dict) -> dict[str, float]:
     """Scalar metrics of a job document as ``<detector>.<split>.<metric>`` plus fit figures, and
-    the per-family detection rates as ``<detector>.<split>.detection.<family>``."""
+    the per-family detection rates as ``<detector>.<split>.detection.<family>`` (the tidy table's
+    values, under MLflow metric names)."""
+    from .results import detector_values
+
     flat = {}
     for detector, entry in metrics["detectors"].items():
-        for key in ("fit_seconds", "n_params", "threshold", "epochs"):
-            if isinstance(entry.get(key), (int, float)):
-                flat[f"{detector}.{key}"] = float(entry[key])
-        for split, values in entry["splits"].items():
-            for key, value in values.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    flat[f"{detector}.{split}.{key}"] = float(value)
-            for row in values.get("detection", []):
-                if row["level"] == "family":
-                    flat[f"{detector}.{split}.detection.{row['name']}"] = float(row["rate"])
+        for split, metric, group, value in detector_values(entry):
+            if metric == "detection_rate":
+                flat[f"{detector}.{split}.detection.{group}"] = value
+            elif not group:
+                flat[f"{detector}.{metric}" if split == "train" else f"{detector}.{split}.{metric}"] = value
     return flat
 
 

@@ -15,17 +15,17 @@ import numpy as np
 from ..thresholds import choose_threshold, predict
 
 
+@dataclass(kw_only=True)
 class _OneClassBaseline:
     """Shared protocol: pick the normal training rows, time the fit, choose the threshold. Subclasses
-    are dataclasses with their hyperparameters first, then ``threshold_rule``, ``percentile``,
-    ``threshold_value``, ``seed`` and ``threads``."""
+    are dataclasses whose own hyperparameters come first (positional); these are keyword-only."""
 
     target: ClassVar[str] = "binary"
-    threshold_rule: str
-    percentile: float
-    threshold_value: float | None
-    seed: int
-    threads: int | None
+    threshold_rule: str = "percentile"
+    percentile: float = 99.0
+    threshold_value: float | None = None
+    seed: int = 0
+    threads: int | None = None
 
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on the normal rows of X (all rows when y is None); the threshold uses the validation
@@ -72,11 +72,6 @@ class PcaDetector(_OneClassBaseline):
     ``n_components`` below 1 is the share of variance to keep. The full SVD makes it deterministic."""
 
     n_components: float | int = 0.95
-    threshold_rule: str = "percentile"
-    percentile: float = 99.0
-    threshold_value: float | None = None
-    seed: int = 0
-    threads: int | None = None
 
     def _fit_normal(self, normal: np.ndarray) -> None:
         from sklearn.decomposition import PCA
@@ -97,11 +92,6 @@ class IsolationForestDetector(_OneClassBaseline):
 
     n_estimators: int = 100
     max_samples: int | float | str = "auto"
-    threshold_rule: str = "percentile"
-    percentile: float = 99.0
-    threshold_value: float | None = None
-    seed: int = 0
-    threads: int | None = None
 
     def _fit_normal(self, normal: np.ndarray) -> None:
         from sklearn.ensemble import IsolationForest
@@ -126,11 +116,6 @@ class OneClassSvmDetector(_OneClassBaseline):
     nu: float = 0.01
     gamma: str | float = "scale"
     max_normal_rows: int | None = 20000
-    threshold_rule: str = "percentile"
-    percentile: float = 99.0
-    threshold_value: float | None = None
-    seed: int = 0
-    threads: int | None = None
 
     def _fit_normal(self, normal: np.ndarray) -> None:
         from sklearn.svm import OneClassSVM
