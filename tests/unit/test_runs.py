@@ -67,3 +67,31 @@ def test_precomputed_lof_job_thresholds_at_the_outline_score():
     m = result.metrics["detectors"]["lof"]["splits"]["test"]
     assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 2)
     assert result.scores["prediction"].tolist() == [0, 0, 1, 1, 1, 0]
+
+
+FRESH_PROCESS_JOB = """
+import pickle, sys
+from iotad.runs import run_job
+train, val, test, model, params, seed = pickle.load(open(sys.argv[1], "rb"))
+run_job(model, params, seed=seed, threads=2, train=train, val=val, tests={"test": test}).scores.to_parquet(sys.argv[2])
+"""
+
+
+def test_seed_after_seed_in_one_process_equals_a_fresh_process(matrices, tmp_path):
+    """Training jobs loop over seeds in one process: each seed's result must not depend on the seeds before it."""
+    import pickle
+    import subprocess
+    import sys
+
+    from iotad.models.keras_setup import reset_state
+
+    for model, params in (("deep_ae", {"epochs": 3, "max_train_rows": 6000}),
+                          ("mdae", {"epochs": 2, "max_train_rows": 4000, "classifiers": ["perceptron"]})):
+        job(matrices, model, params, seed=3)
+        reset_state()
+        in_loop = job(matrices, model, params, seed=4).scores
+        reset_state()
+        pickle.dump((*matrices, model, params, 4), open(tmp_path / "job.pkl", "wb"))
+        subprocess.run([sys.executable, "-c", FRESH_PROCESS_JOB, str(tmp_path / "job.pkl"), str(tmp_path / "fresh.parquet")],
+                       check=True)
+        pd.testing.assert_frame_equal(in_loop, pd.read_parquet(tmp_path / "fresh.parquet"))

@@ -107,6 +107,18 @@ def test_splits(dataset):
     return split_names(REGISTRY.dataset(dataset))[2:]
 
 
+def per_seed(pattern):
+    """One path per configured seed; the pattern's other wildcards stay wildcards."""
+    return expand(pattern, seed=SEEDS, allow_missing=True)
+
+
+def run_outputs(prefix):
+    """What one training job writes for each seed under ``prefix``/seed<seed>/."""
+    outputs = {key: per_seed(f"{prefix}/seed{{seed}}/{name}")
+               for key, name in (("scores", "scores.parquet"), ("metrics", "metrics.json"), ("history", "history.json"))}
+    return outputs | {"model": [directory(path) for path in per_seed(f"{prefix}/seed{{seed}}/model")]}
+
+
 def model_params(name):
     return SWEEP_VARIANTS.get(name) or config["hyperparameters"].get(name) or {}
 

@@ -37,3 +37,14 @@ def predict_in_chunks(model, X, chunk_rows: int = 32768):
     if not len(X):
         return model.predict_on_batch(X[:1])[:0]
     return np.concatenate([model.predict_on_batch(X[i:i + chunk_rows]) for i in range(0, len(X), chunk_rows)])
+
+
+def reset_state() -> None:
+    """Forget the Keras models and state of this process's earlier work (no-op without Keras), so
+    one job can train seed after seed with each result what a fresh process would give."""
+    import gc
+    import sys
+
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
