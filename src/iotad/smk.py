@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 import time
 from contextlib import contextmanager
@@ -18,6 +20,8 @@ def job(snakemake, name: str):
         level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s", handlers=handlers, force=True
     )
     log = logging.getLogger(name)
+    if os.environ.get("SLURM_JOB_ID"):  # where the job ran, for cluster runs (and the cluster test)
+        log.info("SLURM job %s on %s", os.environ["SLURM_JOB_ID"], socket.gethostname())
     start = time.perf_counter()
     try:
         yield log

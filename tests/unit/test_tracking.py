@@ -1,10 +1,12 @@
-"""MLflow tracking against a real sqlite store: parallel jobs lose no run, a re-run replaces its run."""
+"""MLflow tracking against a real sqlite store and a real `mlflow server` on loopback (the multi-node
+set-up): parallel jobs lose no run, a re-run replaces its run."""
 
 import json
 import subprocess
 import sys
 
 import pytest
+from mlflow_server import mlflow_server
 
 from iotad import tracking
 
@@ -18,13 +20,16 @@ tracking.log_job(uri, experiment, job, tags={"dataset": "d", "model": job}, para
 """
 
 
-@pytest.fixture
-def store(tmp_path):
-    uri = tracking.tracking_uri(None, tmp_path)
-    experiment = tracking.ensure_experiment(uri, "test", tracking.artifact_root(uri, tmp_path))
+@pytest.fixture(params=["sqlite", "server"])
+def store(request, tmp_path):
     artifact = tmp_path / "metrics.json"
     artifact.write_text(json.dumps({"ok": True}))
-    return uri, experiment, artifact
+    if request.param == "sqlite":
+        uri = tracking.tracking_uri(None, tmp_path)
+        yield uri, tracking.ensure_experiment(uri, "test", tracking.artifact_root(uri, tmp_path)), artifact
+        return
+    with mlflow_server(tmp_path / "server") as uri:  # artifacts go through the server (HTTP), as from other nodes
+        yield uri, tracking.ensure_experiment(uri, "test", tracking.artifact_root(uri, tmp_path)), artifact
 
 
 def log_in_parallel(uri, experiment, artifact, jobs):

@@ -17,70 +17,14 @@ import pytest
 import yaml
 
 from iotad.features import FeatureTransform
-from iotad.registry import DEFAULT_REGISTRY
+from tiny_mirror import CROSS_PAIRS, DATASETS, MODELS, REPO, SEEDS, SWEEP, build_tiny_mirror, write_config
 
 pytestmark = pytest.mark.workflow
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-REPO = Path(__file__).resolve().parents[2]
-
-# every n-th line of each file (keeps label variety); None = whole file
-SLICES = {
-    "kddcup99/kddcup.data_10_percent.gz": 400,
-    "kddcup99/corrected.gz": 400,
-    "kddcup99/kddcup.names.gz": None,
-    "nsl-kdd/KDDTrain+.txt.gz": 100,
-    "nsl-kdd/KDDTest+.txt.gz": 20,
-    "nsl-kdd/KDDTest-21.txt.gz": 20,
-    "nsl-kdd/KDDTrain+_20Percent.txt.gz": 20,
-    "ton-iot/Train_Test_IoT_Fridge.csv.gz": 40,
-    "iot-23/CTU-Honeypot-Capture-4-1.conn.log.labeled.gz": None,
-    "iot-23/CTU-IoT-Malware-Capture-42-1.conn.log.labeled.gz": None,
-}
-DATASETS = ["kddcup99", "nsl-kdd", "ton-iot-fridge", "iot-23"]
-QUICK = yaml.safe_load((REPO / "config/quick.yaml").read_text())
-MODELS, SEEDS = QUICK["models"], QUICK["seeds"]
-CROSS_PAIRS = [("kddcup99", "nsl-kdd"), ("nsl-kdd", "kddcup99")]  # from config.yaml; both datasets are tiny here
-SWEEP = ["deep_ae__percentile_95p0", "deep_ae__percentile_99p9"]  # config/quick.yaml's sweep, on nsl-kdd
-
-
-def slice_lines(lines: list[bytes], every: int | None, header: bool) -> list[bytes]:
-    if every is None:
-        return lines
-    head, body = (lines[:1], lines[1:]) if header else ([], lines)
-    return head + body[::every]
-
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, mirror):
-    """A tiny mirror, a registry whose hashes match it, and a config that uses both."""
-    root = tmp_path_factory.mktemp("tiny")
-    registry = yaml.safe_load(DEFAULT_REGISTRY.read_text())
-    for key, every in SLICES.items():
-        lines = gzip.decompress((mirror / key).read_bytes()).splitlines(keepends=True)
-        content = b"".join(slice_lines(lines, every, header=key.endswith(".csv.gz")))
-        out = root / "mirror" / key
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(gzip.compress(content, mtime=0))
-        registry["files"][key]["sha256"] = hashlib.sha256(content).hexdigest()
-    (root / "registry.yaml").write_text(yaml.safe_dump(registry, sort_keys=False))
-    return root
-
-
-def write_config(workdir: Path, tiny: Path, **changes) -> Path:
-    """The quick variant (merged over config.yaml, as --configfile does) on the tiny mirror."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for key, value in QUICK.items():
-        config[key] = {**config[key], **value} if isinstance(value, dict) else value
-    config["datasets"] = DATASETS
-    config["data"].update(mirror=[str(tiny / "mirror")], registry=str(tiny / "registry.yaml"))
-    config["data"]["download"]["retries"] = 0
-    for key, value in changes.items():
-        section, name = key.split("__")
-        config[section][name] = value
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return build_tiny_mirror(tmp_path_factory.mktemp("tiny"), mirror)
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -173,7 +117,7 @@ def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
                         m = metrics["detectors"][name]["splits"][split]
                         assert m["records"] == len(mine) == test_rows[split]
                         assert m["tp"] + m["fp"] == int(mine["prediction"].sum())
-                assert (finished / f"results/benchmarks/train/{dataset}/{model}/seed{seed}.tsv").exists()
+            assert (finished / f"results/benchmarks/train/{dataset}/{model}.tsv").exists()  # one job, every seed
         # The saved model (Keras parts in safe mode) gives the scores the job wrote.
         back = load_detectors(finished / f"results/runs/{dataset}/mae/seed0/model")
         X, _ = read_matrix(finished / f"results/features/{dataset}/test.parquet")
@@ -364,12 +308,14 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     result = snakemake(tmp_path, "-n", "--cores", "8")
     assert result.returncode == 0, result.stdout[-2000:]
     out = result.stdout
-    expected = {"download": 18, "parse": 16, "clean": 16, "cleaning_report": 12, "eda": 12, "split": 37,
-                "fit_transform": 12, "features": 37, "lof": 12, "dbscan": 12, "preparation_tables": 1,
-                "model_input": 12, "train": 12 * 16 + 26 + 3, "mlflow_experiment": 1, "track": 12, "results_table": 1,
-                "report_tables": 1, "loss_distribution_figure": 12 * 4, "curves_figure": 13,
+    # 7 datasets; one training job per (dataset, model): 16 models, 3 Zeek variants on ton-iot-network,
+    # 18 sweep variants on nsl-kdd; the 5 seeds are trained inside each job.
+    expected = {"download": 13, "parse": 11, "clean": 11, "cleaning_report": 7, "eda": 7, "split": 22,
+                "fit_transform": 7, "features": 22, "lof": 7, "dbscan": 7, "preparation_tables": 1,
+                "model_input": 7, "train": 7 * 16 + 18 + 3, "mlflow_experiment": 1, "track": 7, "results_table": 1,
+                "report_tables": 1, "loss_distribution_figure": 7 * 4, "curves_figure": 8,
                 "cross_features": 4, "cross_evaluate": 2 * 15 + 3,
-                "lof_sweep": 6, "dbscan_sweep": 6, "preparation_sweeps": 1, "train_lofo": 12, "latent_figure": 12}
+                "lof_sweep": 4, "dbscan_sweep": 4, "preparation_sweeps": 1, "train_lofo": 4 * 3, "latent_figure": 7}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 
