@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test bench lint lock
+.PHONY: setup run test bench lint lock mlflow-server mlflow-ui
 
 # Debian's unar extracts N-BaIoT's .rar archives (through the rarfile package).
 $(BIN)/.installed: pyproject.toml requirements.lock
@@ -28,6 +28,20 @@ bench: setup  ## prints time and peak memory (~15 minutes); whole runs: bench/wo
 	$(BIN)/python bench/parse_clean.py
 	$(BIN)/python bench/outliers.py
 	$(BIN)/python bench/models.py
+
+# MLflow for runs whose jobs are spread over nodes: a tracking server in front of the same sqlite
+# store (on this machine's local disk) with artifacts proxied through it; jobs log over HTTP
+# (MLFLOW_TRACKING_URI=http://<host>:$(MLFLOW_PORT)). Bound to loopback unless MLFLOW_HOST says otherwise.
+MLFLOW_HOST ?= 127.0.0.1
+MLFLOW_PORT ?= 5000
+MLFLOW_DIR ?= $(CURDIR)/results/mlflow
+mlflow-server: setup
+	mkdir -p $(MLFLOW_DIR)
+	$(BIN)/mlflow server --host $(MLFLOW_HOST) --port $(MLFLOW_PORT) \
+	  --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --artifacts-destination $(MLFLOW_DIR)/artifacts $(MLFLOW_ARGS)
+
+mlflow-ui: setup  ## browse the default store (sqlite) at http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 lint: setup
 	$(BIN)/snakemake --lint

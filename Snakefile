@@ -21,6 +21,10 @@ include: "workflow/rules/experiments.smk"
 include: "workflow/rules/report.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     default_target: True
     input:

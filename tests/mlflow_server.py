@@ -3,6 +3,8 @@ the same command as `make mlflow-server`. Stopped by pid when the block ends, al
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -44,12 +46,19 @@ def mlflow_server(directory: Path, timeout_s: float = 120):
             time.sleep(0.5)
         yield uri
     finally:
-        import os
-        import signal
-
-        try:
-            os.killpg(server.pid, signal.SIGTERM)  # the server and its workers
-            server.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
+        stop(server)
         log.close()
+
+
+def stop(server: subprocess.Popen) -> None:
+    """TERM to the server's process group (it and its workers), KILL if it lingers."""
+    for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            server.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -9,7 +9,8 @@ set -euo pipefail
 state="$(realpath -m "${1:?usage: $0 STATE_DIR}")"
 cpus="${CPUS:-8}"
 partition="${PARTITION:-main}"
-sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+export PATH="$PATH:/usr/sbin:/sbin"   # the daemons live there; a user's PATH may lack it
+sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
 
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
    || ! command -v munged >/dev/null; then
@@ -20,6 +21,10 @@ fi
 
 mkdir -p "$state/ctld" "$state/d" "$state/log"
 host="$(hostname)"
+if scontrol ping 2>/dev/null | grep -q UP || (exec 3<>/dev/tcp/127.0.0.1/6817) 2>/dev/null; then
+  echo "ERROR: a slurmctld already answers on this machine (port 6817); stop it first (stop_slurm.sh)." >&2
+  exit 1
+fi
 
 # munge: a key, its run directory (systemd would make it), the daemon as the munge user.
 if [ ! -s /etc/munge/munge.key ]; then
@@ -30,8 +35,8 @@ $sudo chown munge:munge /etc/munge/munge.key && $sudo chmod 400 /etc/munge/munge
 $sudo mkdir -p /run/munge /var/lib/munge /var/log/munge
 $sudo chown munge:munge /run/munge /var/lib/munge /var/log/munge && $sudo chmod 755 /run/munge
 if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
-  $sudo -u munge /usr/sbin/munged --pid-file="/run/munge/iotad-munged.pid" 2>/dev/null \
-    || { [ -z "$sudo" ] && su -s /bin/sh munge -c "/usr/sbin/munged --pid-file=/run/munge/iotad-munged.pid"; }
+  if [ -z "$sudo" ]; then runuser -u munge -- munged --pid-file=/run/munge/iotad-munged.pid
+  else $sudo -u munge munged --pid-file=/run/munge/iotad-munged.pid; fi
   cp /run/munge/iotad-munged.pid "$state/munged.pid"
 fi
 
@@ -74,8 +79,13 @@ PartitionName=${partition} Nodes=${host} Default=YES MaxTime=INFINITE State=UP
 CONF
 $sudo mkdir -p /etc/slurm && $sudo cp "$state/slurm.conf" "$conf"
 export SLURM_CONF="$conf"
-$sudo slurmctld -f "$SLURM_CONF"
-$sudo slurmd -f "$SLURM_CONF"
+# Each daemon forks; its pid file (what stop_slurm.sh kills) appears a moment later.
+wait_for_pid() {
+  for _ in $(seq 40); do [ -s "$1" ] && return 0; sleep 0.25; done
+  echo "ERROR: no pid file $1; logs in $state/log/" >&2; return 1
+}
+$sudo slurmctld -f "$SLURM_CONF" && wait_for_pid "$state/slurmctld.pid"
+$sudo slurmd -f "$SLURM_CONF" && wait_for_pid "$state/slurmd.pid"
 
 # Ready when the node takes jobs.
 for _ in $(seq 60); do

@@ -28,11 +28,12 @@ def slurm(tmp_path_factory):
     """SLURM_CONF of a running single-node cluster; every daemon it started is stopped afterwards."""
     state = tmp_path_factory.mktemp("slurm")
     try:
-        started = subprocess.run([str(HERE / "start_slurm.sh"), str(state)], capture_output=True, text=True, timeout=600)
+        started = subprocess.run(["timeout", "-k", "10", "600", str(HERE / "start_slurm.sh"), str(state)],
+                                 capture_output=True, text=True)
         assert started.returncode == 0, f"SLURM did not start:\n{started.stdout[-2000:]}\n{started.stderr[-3000:]}"
         yield "/etc/slurm/slurm.conf"
     finally:
-        subprocess.run([str(HERE / "stop_slurm.sh"), str(state)], timeout=120)
+        subprocess.run(["timeout", "-k", "10", "120", str(HERE / "stop_slurm.sh"), str(state)])
 
 
 def test_workflow_runs_as_slurm_jobs_and_every_run_reaches_the_mlflow_server(slurm, mirror, tmp_path):
@@ -52,7 +53,8 @@ def test_workflow_runs_as_slurm_jobs_and_every_run_reaches_the_mlflow_server(slu
         command = ["timeout", "-k", "10", "600", str(Path(sys.executable).with_name("snakemake")),
                    "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
                    "--configfile", str(workdir / "config.yaml"), "--jobs", "8", "--slurm-no-account",
-                   "--slurm-keep-successful-logs", "--slurm-init-seconds-before-status-checks", "2"]
+                   "--slurm-keep-successful-logs", "--slurm-init-seconds-before-status-checks", "2",
+                   "--seconds-between-status-checks", "2"]
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                 cwd=workdir)
         assert result.returncode == 0, result.stdout[-4000:]

@@ -90,3 +90,16 @@ def test_unseen_validation_families_and_bad_labels(nsl_slice):
         CnnLstmDetector(epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="last_loss"):
         CnnLstmDetector(epochs=1, threshold_rule="last_loss").fit(X, fam)
+
+
+@pytest.mark.parametrize("n_features", [1, 2, 3, 4])
+def test_builds_and_scores_sequences_shorter_than_kernel_plus_pool(n_features):
+    """TON_IoT device datasets have 2-4 features: too short for valid padding (kernel 3, pool 2)."""
+    from iotad.models.cnn_lstm import CnnLstmDetector
+
+    rng = np.random.default_rng(0)
+    X = rng.random((300, n_features)).astype("float32")
+    y = np.where(X[:, 0] > 0.5, "dos", "normal")
+    detector = CnnLstmDetector(epochs=1, seed=0, threads=1).fit(X, y, X[:60], y[:60])
+    scores = detector.score_samples(X)
+    assert scores.shape == (300,) and np.isfinite(scores).all()

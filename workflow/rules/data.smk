@@ -6,6 +6,8 @@ rule download:
         "results/raw/{file}",
     log:
         "results/logs/download/{file}.log",
+    benchmark:
+        "results/benchmarks/download/{file}.tsv"
     params:
         mirror=config["data"]["mirror"],
         retries=config["data"]["download"]["retries"],
@@ -26,6 +28,8 @@ rule parse:
         "results/parsed/{dataset}/{part}.parquet",
     log:
         "results/logs/parse/{dataset}/{part}.log",
+    benchmark:
+        "results/benchmarks/parse/{dataset}/{part}.tsv"
     resources:
         mem_mb=4000,
         runtime=30,
@@ -43,6 +47,8 @@ rule clean:
         report="results/clean/{dataset}/{part}.cleaning.json",
     log:
         "results/logs/clean/{dataset}/{part}.log",
+    benchmark:
+        "results/benchmarks/clean/{dataset}/{part}.tsv"
     params:
         preprocessing=config["preprocessing"],
     resources:
@@ -61,6 +67,8 @@ rule cleaning_report:
         "results/reports/cleaning/{dataset}.json",
     log:
         "results/logs/cleaning_report/{dataset}.log",
+    benchmark:
+        "results/benchmarks/cleaning_report/{dataset}.tsv"
     conda:
         "../../envs/data.yaml"
     script:
@@ -98,6 +106,8 @@ rule eda:
         fig5_svg="results/eda/{dataset}/fig5_dos_vs_all.svg",
     log:
         "results/logs/eda/{dataset}.log",
+    benchmark:
+        "results/benchmarks/eda/{dataset}.tsv"
     params:
         dos_families=config["eda"]["dos_families"],
     resources:

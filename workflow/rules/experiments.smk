@@ -12,6 +12,8 @@ rule cross_features:
         report="results/cross/{train}/{test}/features/{split}.encoding.json",
     log:
         "results/logs/cross_features/{train}/{test}/{split}.log",
+    benchmark:
+        "results/benchmarks/cross_features/{train}/{test}/{split}.tsv"
     params:
         cross=lambda wildcards: CROSS[wildcards.train, wildcards.test],
     resources:

@@ -9,6 +9,8 @@ rule split:
         "results/split/{dataset}/{split}.parquet",
     log:
         "results/logs/split/{dataset}/{split}.log",
+    benchmark:
+        "results/benchmarks/split/{dataset}/{split}.tsv"
     params:
         split=config["split"],
     resources:
@@ -27,6 +29,8 @@ rule fit_transform:
         "results/features/{dataset}/transform.json",
     log:
         "results/logs/fit_transform/{dataset}.log",
+    benchmark:
+        "results/benchmarks/fit_transform/{dataset}.tsv"
     params:
         scaler=config["features"]["scaler"],
     resources:
@@ -47,6 +51,8 @@ rule features:
         report="results/features/{dataset}/{split}.encoding.json",
     log:
         "results/logs/features/{dataset}/{split}.log",
+    benchmark:
+        "results/benchmarks/features/{dataset}/{split}.tsv"
     resources:
         mem_mb=3000,
         runtime=15,
@@ -111,6 +117,8 @@ rule preparation_tables:
         dbscan_md="results/reports/dbscan_noise.md",
     log:
         "results/logs/preparation_tables.log",
+    benchmark:
+        "results/benchmarks/preparation_tables/all.tsv"
     conda:
         "../../envs/report.yaml"
     script:
@@ -125,6 +133,8 @@ rule model_input:
         report="results/model_input/{dataset}/train.json",
     log:
         "results/logs/model_input/{dataset}.log",
+    benchmark:
+        "results/benchmarks/model_input/{dataset}.tsv"
     params:
         drop_outliers=config["lof"]["drop_training_outliers"],
         drop_noise=config["dbscan"]["drop_training_noise"],

@@ -10,6 +10,8 @@ rule results_table:
         csv="results/report/results.csv",
     log:
         "results/logs/report/results_table.log",
+    benchmark:
+        "results/benchmarks/results_table/all.tsv"
     params:
         experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS) + ["sweep"] * len(SWEEP_RUNS)
         + ["lofo"] * len(LOFO_RUNS),
@@ -57,6 +59,8 @@ rule report_tables:
         robust_svg="results/report/figures/robustness.svg",
     log:
         "results/logs/report/report_tables.log",
+    benchmark:
+        "results/benchmarks/report_tables/all.tsv"
     params:
         rank_metric="auroc",
     resources:
@@ -82,6 +86,8 @@ rule loss_distribution_figure:
         svg="results/report/figures/{dataset}/fig2_{model}.svg",
     log:
         "results/logs/report/fig2/{dataset}/{model}.log",
+    benchmark:
+        "results/benchmarks/loss_distribution_figure/{dataset}/{model}.tsv"
     resources:
         mem_mb=3000,
         runtime=10,
@@ -104,6 +110,8 @@ rule curves_figure:
         svg="results/report/figures/{dataset}/curves_{split}.svg",
     log:
         "results/logs/report/curves/{dataset}/{split}.log",
+    benchmark:
+        "results/benchmarks/curves_figure/{dataset}/{split}.tsv"
     resources:
         mem_mb=6000,
         runtime=15,
@@ -126,6 +134,8 @@ rule preparation_sweeps:
         svg="results/report/figures/preparation_sweeps.svg",
     log:
         "results/logs/report/preparation_sweeps.log",
+    benchmark:
+        "results/benchmarks/preparation_sweeps/all.tsv"
     conda:
         "../../envs/report.yaml"
     script:
@@ -146,6 +156,8 @@ rule latent_figure:
         svg="results/report/figures/{dataset}/latent_codes.svg",
     log:
         "results/logs/report/latent/{dataset}.log",
+    benchmark:
+        "results/benchmarks/latent_figure/{dataset}.tsv"
     threads: 2
     resources:
         mem_mb=4000,

@@ -8,6 +8,8 @@ rule mlflow_experiment:
         "results/mlflow/experiment.json",
     log:
         "results/logs/mlflow_experiment.log",
+    benchmark:
+        "results/benchmarks/mlflow_experiment/all.tsv"
     params:
         uri=MLFLOW_URI,
         experiment=config["mlflow"]["experiment"],
@@ -27,6 +29,8 @@ rule track:
         "results/mlflow/runs/{dataset}.json",
     log:
         "results/logs/track/{dataset}.log",
+    benchmark:
+        "results/benchmarks/track/{dataset}.tsv"
     params:
         jobs=lambda wildcards: tracked_jobs(wildcards.dataset),
         uri=MLFLOW_URI,

@@ -25,10 +25,13 @@ def build_cnn_lstm(n_features: int, n_classes: int, *, conv_filters: int = 32, k
     import keras
     from keras import layers
 
+    # Valid padding as in the paper; a sequence too short for it (TON_IoT devices: 2-4 features) is
+    # zero-padded at the edges instead, so the model still builds.
+    padding = "valid" if n_features >= kernel_size + pool_size - 1 else "same"
     inputs = keras.Input(shape=(n_features,), name="features")
     x = layers.Reshape((n_features, 1), name="as_sequence")(inputs)
-    x = layers.Conv1D(conv_filters, kernel_size, activation="relu", name="conv")(x)
-    x = layers.MaxPooling1D(pool_size, name="pool")(x)
+    x = layers.Conv1D(conv_filters, kernel_size, activation="relu", padding=padding, name="conv")(x)
+    x = layers.MaxPooling1D(pool_size, padding=padding, name="pool")(x)
     x = layers.LSTM(lstm_units, name="lstm")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
