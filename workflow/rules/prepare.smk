@@ -75,6 +75,7 @@ rule lof:
     params:
         lof=config["lof"],
     threads: 2
+    priority: 10  # the longest jobs, on both cores: start them first, not after the one-core jobs
     resources:
         mem_mb=4000,
         runtime=30,
@@ -97,6 +98,7 @@ rule dbscan:
     params:
         dbscan=config["dbscan"],
     threads: 2
+    priority: 10  # the longest jobs, on both cores: start them first, not after the one-core jobs
     resources:
         mem_mb=4000,
         runtime=30,
