@@ -158,7 +158,7 @@ rule latent_figure:
         "results/logs/report/latent/{dataset}.log",
     benchmark:
         "results/benchmarks/latent_figure/{dataset}.tsv"
-    threads: 2
+    threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
         mem_mb=4000,
         runtime=10,
