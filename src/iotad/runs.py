@@ -73,14 +73,14 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
     """Metrics per test split and the per-record score frames of one fitted detector."""
     results, frames = {}, []
     for split, data in tests.items():
+        multi_class = getattr(detector, "target", "binary") == "family"  # the supervised model: families too
         start = time.perf_counter()
-        scores = detector.score_samples(data.X)
+        scores, families = detector.score_samples_and_families(data.X) if multi_class else (detector.score_samples(data.X), None)
         seconds = time.perf_counter() - start
         predictions = scores > detector.threshold_  # what each detector's predict() does
         result = evaluate(data.rows, scores, predictions, training_labels)
         result.update(predict_seconds=seconds, records_per_second=len(data.rows) / max(seconds, 1e-9))
-        if getattr(detector, "target", "binary") == "family":  # multi-class view of the supervised model
-            families = detector.predict_family(data.X)
+        if multi_class:
             truth = data.labels("family")
             result.update(family_accuracy=float(accuracy_score(truth, families)),
                           family_macro_f1=float(f1_score(truth, families, average="macro", zero_division=0)))

@@ -135,14 +135,19 @@ class CnnLstmDetector:
         """1 - P(normal) (higher = more anomalous), computed as the sum of the attack-family
         probabilities: the same number, but without float32 cancellation for confident normals, so
         AUROC can still rank them."""
-        proba = self.predict_proba(X).astype("float64")
-        return np.delete(proba, self.normal_index_, axis=1).sum(axis=1)
+        return self.score_samples_and_families(X)[0]
 
     decision_function = score_samples
+
+    def score_samples_and_families(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``score_samples`` and ``predict_family`` from one pass of the network (the LSTM scores
+        ~10,000 records/s on one core: a second pass over kddcup99's 311,029 test rows costs 30 s)."""
+        proba = self.predict_proba(X).astype("float64")
+        return np.delete(proba, self.normal_index_, axis=1).sum(axis=1), self.classes_[np.argmax(proba, axis=1)]
 
     def predict(self, X) -> np.ndarray:
         return predict(self.score_samples(X), self.threshold_).astype(int)
 
     def predict_family(self, X) -> np.ndarray:
         """The most probable family name per record (for multi-class metrics)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self.score_samples_and_families(X)[1]
