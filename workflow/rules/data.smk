@@ -12,6 +12,7 @@ rule download:
         mirror=config["data"]["mirror"],
         retries=config["data"]["download"]["retries"],
         timeout=config["data"]["download"]["timeout_s"],
+    threads: 1
     resources:
         mem_mb=500,
         runtime=60,
@@ -30,9 +31,10 @@ rule parse:
         "results/logs/parse/{dataset}/{part}.log",
     benchmark:
         "results/benchmarks/parse/{dataset}/{part}.tsv"
+    threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=2000,
+        runtime=20,
     conda:
         "../../envs/data.yaml"
     script:
@@ -51,9 +53,10 @@ rule clean:
         "results/benchmarks/clean/{dataset}/{part}.tsv"
     params:
         preprocessing=config["preprocessing"],
+    threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=2000,
+        runtime=20,
     conda:
         "../../envs/data.yaml"
     script:
@@ -69,6 +72,10 @@ rule cleaning_report:
         "results/logs/cleaning_report/{dataset}.log",
     benchmark:
         "results/benchmarks/cleaning_report/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     conda:
         "../../envs/data.yaml"
     script:
@@ -110,9 +117,10 @@ rule eda:
         "results/benchmarks/eda/{dataset}.tsv"
     params:
         dos_families=config["eda"]["dos_families"],
+    threads: 1
     resources:
-        mem_mb=4000,
-        runtime=15,
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/report.yaml"
     script:

@@ -16,9 +16,10 @@ rule cross_features:
         "results/benchmarks/cross_features/{train}/{test}/{split}.tsv"
     params:
         cross=lambda wildcards: CROSS[wildcards.train, wildcards.test],
+    threads: 1
     resources:
-        mem_mb=3000,
-        runtime=15,
+        mem_mb=1500,
+        runtime=10,
     conda:
         "../../envs/models.yaml"
     script:
@@ -44,8 +45,8 @@ rule cross_evaluate:
         tests=lambda wildcards: test_splits(wildcards.test),
     threads: 1  # measured: a second TF thread speeds these small networks by 0-20 %; two 1-thread jobs by ~100 %
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../../envs/models.yaml"
     script:
@@ -67,8 +68,8 @@ rule train_lofo:
         tests=lambda wildcards: test_splits(wildcards.dataset),
     threads: 1  # measured: a second TF thread speeds these small networks by 0-20 %; two 1-thread jobs by ~100 %
     resources:
-        mem_mb=6000,
-        runtime=120,
+        mem_mb=3000,
+        runtime=30,
     conda:
         "../../envs/models.yaml"
     script:

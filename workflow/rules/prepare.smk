@@ -13,9 +13,10 @@ rule split:
         "results/benchmarks/split/{dataset}/{split}.tsv"
     params:
         split=config["split"],
+    threads: 1
     resources:
-        mem_mb=3000,
-        runtime=15,
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../../envs/data.yaml"
     script:
@@ -33,9 +34,10 @@ rule fit_transform:
         "results/benchmarks/fit_transform/{dataset}.tsv"
     params:
         scaler=config["features"]["scaler"],
+    threads: 1
     resources:
-        mem_mb=3000,
-        runtime=15,
+        mem_mb=1500,
+        runtime=10,
     conda:
         "../../envs/models.yaml"
     script:
@@ -53,9 +55,10 @@ rule features:
         "results/logs/features/{dataset}/{split}.log",
     benchmark:
         "results/benchmarks/features/{dataset}/{split}.tsv"
+    threads: 1
     resources:
-        mem_mb=3000,
-        runtime=15,
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../../envs/models.yaml"
     script:
@@ -77,7 +80,7 @@ rule lof:
     threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     priority: 10  # the longest preparation jobs: start them first
     resources:
-        mem_mb=4000,
+        mem_mb=2500,
         runtime=30,
     conda:
         "../../envs/models.yaml"
@@ -121,6 +124,10 @@ rule preparation_tables:
         "results/logs/preparation_tables.log",
     benchmark:
         "results/benchmarks/preparation_tables/all.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     conda:
         "../../envs/report.yaml"
     script:
@@ -140,9 +147,10 @@ rule model_input:
     params:
         drop_outliers=config["lof"]["drop_training_outliers"],
         drop_noise=config["dbscan"]["drop_training_noise"],
+    threads: 1
     resources:
-        mem_mb=3000,
-        runtime=15,
+        mem_mb=1500,
+        runtime=10,
     conda:
         "../../envs/models.yaml"
     script:
@@ -167,8 +175,8 @@ rule lof_sweep:
         lof=lambda wildcards: swept(config["lof"], wildcards),
     threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/models.yaml"
     script:
@@ -192,8 +200,8 @@ rule dbscan_sweep:
         dbscan=lambda wildcards: swept(config["dbscan"], wildcards),
     threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/models.yaml"
     script:

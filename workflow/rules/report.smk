@@ -15,6 +15,7 @@ rule results_table:
     params:
         experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS) + ["sweep"] * len(SWEEP_RUNS)
         + ["lofo"] * len(LOFO_RUNS),
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
@@ -63,6 +64,7 @@ rule report_tables:
         "results/benchmarks/report_tables/all.tsv"
     params:
         rank_metric="auroc",
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
@@ -88,8 +90,9 @@ rule loss_distribution_figure:
         "results/logs/report/fig2/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/loss_distribution_figure/{dataset}/{model}.tsv"
+    threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=1000,
         runtime=10,
     conda:
         "../../envs/report.yaml"
@@ -112,6 +115,7 @@ rule curves_figure:
         "results/logs/report/curves/{dataset}/{split}.log",
     benchmark:
         "results/benchmarks/curves_figure/{dataset}/{split}.tsv"
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=15,
@@ -136,6 +140,10 @@ rule preparation_sweeps:
         "results/logs/report/preparation_sweeps.log",
     benchmark:
         "results/benchmarks/preparation_sweeps/all.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     conda:
         "../../envs/report.yaml"
     script:

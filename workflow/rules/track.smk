@@ -14,6 +14,10 @@ rule mlflow_experiment:
         uri=MLFLOW_URI,
         experiment=config["mlflow"]["experiment"],
         config_hash=CONFIG_HASH,
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     conda:
         "../../envs/models.yaml"
     script:
@@ -34,6 +38,10 @@ rule track:
     params:
         jobs=lambda wildcards: tracked_jobs(wildcards.dataset),
         uri=MLFLOW_URI,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../../envs/models.yaml"
     script:

@@ -18,8 +18,8 @@ rule train:
         tests=lambda wildcards: test_splits(wildcards.dataset),
     threads: 1  # measured: a second TF thread speeds these small networks by 0-20 %; two 1-thread jobs by ~100 %
     resources:
-        mem_mb=6000,
-        runtime=120,
+        mem_mb=4000,
+        runtime=30,
     conda:
         "../../envs/models.yaml"
     script:
