@@ -320,6 +320,14 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 
 
+def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
+    """A dry run through profiles/slurm submits nothing: it works where SLURM is absent or stopped."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    result = snakemake(tmp_path, "-n", "--profile", str(REPO / "profiles/slurm"))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "slurm_partition=main" in result.stdout and "cpus_per_task=1" in result.stdout
+
+
 def test_snakemake_lint_is_clean(tmp_path):
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     result = snakemake(tmp_path, "--lint")
