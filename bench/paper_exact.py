@@ -56,7 +56,7 @@ def fit_seconds(model: str, params: dict, epochs: int, train: Matrix, val: Matri
     params = {**params, "epochs": epochs, "patience": epochs + 1}
     params.pop("classifiers", None)
     result = run_job(model, {**params, "classifiers": ["nearest_centroid"]} if model in LATENT else params, seed=0,
-                     threads=1, train=train, val=val, tests={})
+                     threads=1, train=train, val=val, tests={"val": val})  # one scored split: the job needs one
     detector = next(iter(result.metrics["detectors"].values()))
     reset_state()
     return detector["fit_seconds"], result.metrics["train_rows"]
