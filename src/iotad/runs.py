@@ -72,8 +72,8 @@ def _score_frame(rows: pd.DataFrame, split: str, detector: str, scores, predicti
 def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels, log=None) -> tuple[dict, list]:
     """Metrics per test split and the per-record score frames of one fitted detector."""
     results, frames = {}, []
+    multi_class = getattr(detector, "target", "binary") == "family"  # the supervised model: families too
     for split, data in tests.items():
-        multi_class = getattr(detector, "target", "binary") == "family"  # the supervised model: families too
         start = time.perf_counter()
         scores, families = detector.score_samples_and_families(data.X) if multi_class else (detector.score_samples(data.X), None)
         seconds = time.perf_counter() - start
