@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,17 @@ class Matrix:
     def labels(self, target: str):
         return self.rows["family"].astype(str).to_numpy() if target == "family" else self.rows["is_attack"].to_numpy(bool)
 
+    def take(self, positions) -> Matrix:
+        return Matrix(self.X[positions], self.rows.iloc[positions].reset_index(drop=True))
+
+    @cached_property
+    def distinct(self) -> Matrix:
+        """The first row of each group with equal features and family. Exact repeats (kddcup99: 494,021
+        rows, 145,584 distinct) add no information but weight a fit towards the most repeated records;
+        cached, as every seed of a job asks for it."""
+        keys = pd.DataFrame(self.X).assign(family=self.rows["family"].astype(str).to_numpy())
+        return self.take(np.flatnonzero(~keys.duplicated().to_numpy()))
+
 
 @dataclass
 class JobResult:
@@ -40,13 +52,15 @@ class JobResult:
     detectors: dict = field(default_factory=dict)
 
 
-def subsample(train: Matrix, max_rows: int | None, seed: int) -> Matrix:
-    """At most ``max_rows`` training rows, stratified by family and fixed by the seed."""
+def subsample(train: Matrix, max_rows: int | None, seed: int, distinct: bool = False) -> Matrix:
+    """At most ``max_rows`` training rows (of the distinct ones with ``distinct``), stratified by family
+    and fixed by the seed."""
+    if distinct:
+        train = train.distinct
     if not max_rows or len(train.rows) <= max_rows:
         return train
     kept, _ = stratified_split(train.rows, len(train.rows) - int(max_rows), seed)
-    positions = kept.index.to_numpy()
-    return Matrix(train.X[positions], train.rows.iloc[positions].reset_index(drop=True))
+    return train.take(kept.index.to_numpy())
 
 
 def evaluate(rows: pd.DataFrame, scores, predictions, training_labels) -> dict:
@@ -93,8 +107,7 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
 
 
 def without_family(data: Matrix, family: str) -> Matrix:
-    keep = (data.rows["family"].astype(str) != family).to_numpy()
-    return Matrix(data.X[keep], data.rows[keep].reset_index(drop=True))
+    return data.take(np.flatnonzero((data.rows["family"].astype(str) != family).to_numpy()))
 
 
 def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: Matrix, val: Matrix,
@@ -107,13 +120,14 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
         train, val = without_family(train, exclude_family), without_family(val, exclude_family)
     params = dict(params)
     max_rows = params.pop("max_train_rows", None)
+    distinct = bool(params.pop("distinct_rows", False))
     sweep = params.pop("sweep", None)  # robustness-sweep bookkeeping, not a hyperparameter
     feature_columns = params.pop("feature_columns", None)  # applied when the matrices were read
-    fitted_on = subsample(train, max_rows, seed)
+    fitted_on = subsample(train, max_rows, seed, distinct)
     training_labels = set(train.rows["label"].astype(str))
     detectors = build_detectors(model, params, seed, threads)
     document = {"model": model, "base_model": params.get("model", model), "seed": seed, "params": params, "max_train_rows": max_rows,
-                "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
+                "distinct_rows": distinct, "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
     if sweep:
         document["sweep"] = sweep
     if exclude_family:

@@ -59,6 +59,21 @@ def test_subsample_is_seeded_stratified_and_bounded(matrices):
     assert subsample(train, None, 0) is train
 
 
+def test_distinct_rows_keep_the_first_of_each_feature_and_family_repeat(matrices):
+    X = np.array([[0, 1], [0, 1], [0, 1], [1, 1], [1, 1], [0, 1]], dtype="float32")
+    rows = pd.DataFrame({"record_id": range(6), "family": ["normal", "normal", "dos", "dos", "dos", "normal"]})
+    distinct = subsample(Matrix(X, rows), None, 0, distinct=True)
+    # same features, another family: kept (a label conflict is information, not a repeat)
+    assert distinct.rows["record_id"].tolist() == [0, 2, 3]
+    np.testing.assert_array_equal(distinct.X, X[[0, 2, 3]])
+    # on real rows: the cap applies to the distinct rows, which hold no repeat
+    train = matrices[0]
+    capped = subsample(train, 3000, 0, distinct=True)
+    assert len(capped.rows) == 3000
+    assert not pd.DataFrame(capped.X).assign(f=capped.rows["family"].to_numpy()).duplicated().any()
+    assert train.distinct is train.distinct  # computed once for all the seeds of a job
+
+
 def test_precomputed_lof_job_thresholds_at_the_outline_score():
     rows = pd.DataFrame({"split": "test", "part": "test", "record_id": range(6), "label": ["normal"] * 3 + ["smurf"] * 3,
                          "family": ["normal"] * 3 + ["dos"] * 3, "is_attack": [False] * 3 + [True] * 3,

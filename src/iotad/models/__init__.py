@@ -98,13 +98,17 @@ def load_detectors(directory: str | Path) -> dict:
         return _Unpickler(file, directory).load()
 
 
+# Keys any model takes, handled by the job rather than the model: training rows (max_train_rows,
+# distinct_rows), the columns read (feature_columns), robustness-sweep bookkeeping (sweep).
+JOB_OPTIONS = ("max_train_rows", "distinct_rows", "feature_columns", "sweep")
+
+
 def check_model_params(models: list[str], hyperparameters: dict) -> None:
     """Fail at start-up, naming the model and the key, when a model or a hyperparameter is unknown."""
     for name in models:
         params = dict(hyperparameters.get(name) or {})
-        params.pop("max_train_rows", None)  # handled by the job, for every model
-        params.pop("sweep", None)  # robustness-sweep bookkeeping
-        params.pop("feature_columns", None)  # applied to the matrices, for every model
+        for option in JOB_OPTIONS:
+            params.pop(option, None)
         model = params.get("model", name)
         if model not in MODELS:
             raise ValueError(f"config models: unknown model {name!r}; choose one of {list(MODELS)} or give "
