@@ -1,12 +1,15 @@
 # iotad: reproducible benchmark of autoencoder and latent-representation anomaly detectors
 # for network and IoT intrusion data. Run `snakemake --cores 8`; see README.md.
 
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# Beside the Snakefile, so `-d <elsewhere>` still starts from the defaults; --configfile merges on top.
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

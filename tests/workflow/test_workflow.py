@@ -320,6 +320,16 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
 
 
+@pytest.mark.parametrize("variant", ["quick", "paper_exact"])
+def test_variant_alone_merges_over_the_default_config_from_any_directory(tmp_path, variant):
+    """`--configfile config/<variant>.yaml` with `-d` elsewhere: config.yaml still comes first."""
+    result = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
+                             "--configfile", str(REPO / f"config/{variant}.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert any(line.split()[:1] == ["train"] for line in result.stdout.splitlines())
+
+
 def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
     """A dry run through profiles/slurm submits nothing: it works where SLURM is absent or stopped."""
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
