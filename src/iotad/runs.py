@@ -128,6 +128,8 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
     detectors = build_detectors(model, params, seed, threads)
     document = {"model": model, "base_model": params.get("model", model), "seed": seed, "params": params, "max_train_rows": max_rows,
                 "distinct_rows": distinct, "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
+    if distinct:
+        document["train_rows_distinct"] = len(train.distinct.rows)
     if sweep:
         document["sweep"] = sweep
     if exclude_family:

@@ -72,6 +72,10 @@ def test_distinct_rows_keep_the_first_of_each_feature_and_family_repeat(matrices
     assert len(capped.rows) == 3000
     assert not pd.DataFrame(capped.X).assign(f=capped.rows["family"].to_numpy()).duplicated().any()
     assert train.distinct is train.distinct  # computed once for all the seeds of a job
+    first = train.take(np.arange(2000))
+    document = job([train.take(np.r_[0:2000, 0:2000]), *matrices[1:]], "pca", {"distinct_rows": True}, 0).metrics
+    distinct_count = len(first.distinct.rows)
+    assert (document["train_rows_available"], document["train_rows_distinct"], document["train_rows"]) == (4000, distinct_count, distinct_count)
 
 
 def test_precomputed_lof_job_thresholds_at_the_outline_score():
