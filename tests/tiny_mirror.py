@@ -54,11 +54,18 @@ def build_tiny_mirror(root: Path, mirror: Path) -> Path:
     return root
 
 
+def merged(base: dict, variant: dict) -> dict:
+    """``variant`` over ``base`` as Snakemake merges a --configfile: mappings key by key, at every
+    depth; anything else replaced."""
+    out = dict(base)
+    for key, value in variant.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def write_config(workdir: Path, tiny: Path, **changes) -> Path:
     """The quick variant (merged over config.yaml, as --configfile does) on the tiny mirror."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for key, value in QUICK.items():
-        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()), QUICK)
     config["datasets"] = DATASETS
     config["data"].update(mirror=[str(tiny / "mirror")], registry=str(tiny / "registry.yaml"))
     config["data"]["download"]["retries"] = 0
