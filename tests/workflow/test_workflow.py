@@ -194,9 +194,9 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     dos = [r for r in lofo_doc["detectors"]["mae:perceptron"]["splits"]["test"]["detection"] if r["name"] == "dos"]
     assert dos[0]["unseen_in_training"]  # held out of training: an unknown attack
     preparation = pd.read_csv(report / "tables/preparation_sweeps.csv")
-    assert preparation[["stage", "parameter", "value"]].values.tolist() == [
+    assert sorted(preparation[["stage", "parameter", "value"]].values.tolist()) == sorted([
         ["lof", "n_neighbors", 10], ["lof", "n_neighbors", 30], ["lof", "contamination", 0.05], ["lof", "contamination", 0.2],
-        ["dbscan", "eps", 0.25], ["dbscan", "eps", 1.0], ["dbscan", "min_samples", 3], ["dbscan", "min_samples", 10]]
+        ["dbscan", "eps", 0.25], ["dbscan", "eps", 1.0], ["dbscan", "min_samples", 3], ["dbscan", "min_samples", 10]])
     assert preparation["train_outlier_percent"].between(0, 100).all()
     matrix = pd.read_csv(report / "tables/cross_dataset_auroc.csv").set_index("detector")
     assert {"kddcup99 -> nsl-kdd test21", "nsl-kdd -> kddcup99 test", "nsl-kdd -> nsl-kdd test"} <= set(matrix.columns)
