@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from .features import read_matrix
 from .metrics import binary_metrics, detection_rates
-from .models import build_detectors
+from .models import JOB_OPTIONS, build_detectors
 from .split import stratified_split
 
 
@@ -119,10 +119,11 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
             raise ValueError(f"family {exclude_family!r} does not occur in the training split")
         train, val = without_family(train, exclude_family), without_family(val, exclude_family)
     params = dict(params)
-    max_rows = params.pop("max_train_rows", None)
-    distinct = bool(params.pop("distinct_rows", False))
-    sweep = params.pop("sweep", None)  # robustness-sweep bookkeeping, not a hyperparameter
-    feature_columns = params.pop("feature_columns", None)  # applied when the matrices were read
+    # The job's own options (one list for the job and the config check); feature_columns were applied
+    # when the matrices were read, sweep is bookkeeping.
+    options = {key: params.pop(key, None) for key in JOB_OPTIONS}
+    max_rows, distinct = options["max_train_rows"], bool(options["distinct_rows"])
+    sweep, feature_columns = options["sweep"], options["feature_columns"]
     fitted_on = subsample(train, max_rows, seed, distinct)
     training_labels = set(train.rows["label"].astype(str))
     detectors = build_detectors(model, params, seed, threads)
