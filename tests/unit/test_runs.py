@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iotad.runs import Matrix, precomputed_lof_job, run_job, subsample
+from iotad.runs import Matrix, precomputed_lof_job, run_job, score_rows, subsample
 
 pytestmark = pytest.mark.realdata
 
@@ -76,6 +76,42 @@ def test_distinct_rows_keep_the_first_of_each_feature_and_family_repeat(matrices
     document = job([train.take(np.r_[0:2000, 0:2000]), *matrices[1:]], "pca", {"distinct_rows": True}, 0).metrics
     distinct_count = len(first.distinct.rows)
     assert (document["train_rows_available"], document["train_rows_distinct"], document["train_rows"]) == (4000, distinct_count, distinct_count)
+
+
+class RowSumDetector:
+    """Scores a row by its sum and remembers how many rows it was given."""
+
+    threshold_ = 1.0
+
+    def score_samples(self, X):
+        self.rows_scored = len(X)
+        return X.sum(axis=1).astype("float64")
+
+
+def test_each_distinct_test_row_is_scored_once_and_every_row_gets_its_score():
+    rng = np.random.default_rng(0)
+    X = rng.random((50, 4)).astype("float32")[rng.integers(0, 50, 400)]
+    rows = pd.DataFrame({"record_id": range(400)})
+    detector = RowSumDetector()
+    scores, families, scored = score_rows(detector, Matrix(X, rows))
+    np.testing.assert_array_equal(scores, X.sum(axis=1))
+    assert families is None
+    assert scored == detector.rows_scored == len(np.unique(X, axis=0)) < 400
+    distinct = X[:50][np.unique(X[:50], axis=0, return_index=True)[1]]  # nothing repeats: every row scored as is
+    score_rows(detector, Matrix(distinct, rows.iloc[:len(distinct)]))
+    assert detector.rows_scored == len(distinct)
+
+
+def test_scoring_distinct_rows_gives_the_scores_of_scoring_every_row(matrices):
+    """A network and a scikit-learn model on a test split where every row occurs twice."""
+    train, val, test = matrices
+    doubled = test.take(np.r_[0:len(test.rows), 0:len(test.rows)])
+    for model, params in (("pca", {}), ("cnn_lstm", {"epochs": 1, "max_train_rows": 3000})):
+        result = run_job(model, params, seed=0, threads=2, train=train, val=val, tests={"test": doubled})
+        for name, detector in result.detectors.items():
+            mine = result.scores.loc[result.scores["detector"] == name, "score"].to_numpy()
+            np.testing.assert_allclose(mine, detector.score_samples(doubled.X), rtol=1e-6, atol=1e-9)
+            assert result.metrics["detectors"][name]["splits"]["test"]["distinct_records_scored"] <= len(test.rows)
 
 
 def test_precomputed_lof_job_thresholds_at_the_outline_score():
