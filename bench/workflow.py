@@ -1,6 +1,7 @@
 """Benchmark: one whole workflow run from the mirror in a fresh working directory.
 
-Prints the wall time and the peak memory of the largest process (Snakemake or any job), then per
+Prints the wall time, the peak memory of the largest process (Snakemake or any job) and the CPU time
+of the whole process tree, then per
 rule the jobs' summed and maximum time and maximum memory from their `benchmark:` files.
 
     .venv/bin/python bench/workflow.py --configfile config/quick.yaml [--cores 2] [--workdir DIR]
@@ -42,6 +43,8 @@ def main() -> None:
     if status != 0:
         raise SystemExit(f"workflow failed after {wall:.0f} s; see {workdir / 'snakemake.log'}")
     print(f"wall time {wall:,.0f} s ({wall / 60:.1f} min), peak memory of the largest process {usage.ru_maxrss / 1024:,.0f} MiB")
+    cpu = usage.ru_utime + usage.ru_stime  # the whole process tree: Snakemake and every job
+    print(f"CPU time {cpu:,.0f} s = {cpu / wall:.2f} cores busy on average (of {os.cpu_count()})")
     per_rule = defaultdict(list)
     for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         rule = path.relative_to(workdir / "results" / "benchmarks").parts[0]

@@ -107,16 +107,16 @@ def test_splits(dataset):
     return split_names(REGISTRY.dataset(dataset))[2:]
 
 
-def per_seed(pattern):
-    """One path per configured seed; the pattern's other wildcards stay wildcards."""
-    return expand(pattern, seed=SEEDS, allow_missing=True)
+def per_seed(pattern, seeds=SEEDS):
+    """One path per seed (default: every configured seed); the pattern's other wildcards stay wildcards."""
+    return expand(pattern, seed=seeds, allow_missing=True)
 
 
-def run_outputs(prefix):
+def run_outputs(prefix, seeds=SEEDS):
     """What one training job writes for each seed under ``prefix``/seed<seed>/."""
-    outputs = {key: per_seed(f"{prefix}/seed{{seed}}/{name}")
+    outputs = {key: per_seed(f"{prefix}/seed{{seed}}/{name}", seeds)
                for key, name in (("scores", "scores.parquet"), ("metrics", "metrics.json"), ("history", "history.json"))}
-    return outputs | {"model": [directory(path) for path in per_seed(f"{prefix}/seed{{seed}}/model")]}
+    return outputs | {"model": [directory(path) for path in per_seed(f"{prefix}/seed{{seed}}/model", seeds)]}
 
 
 def model_params(name):
@@ -178,10 +178,12 @@ def lofo_families(dataset):
     return [f for f in families if not lofo["families"] or f in lofo["families"]]
 
 
+# Leave-one-family-out trains on the first `seeds` of the grid's seeds (a budget: 4 families x 2 models).
+LOFO_SEEDS = SEEDS[: config["leave_one_family_out"]["seeds"] or len(SEEDS)]
 LOFO_RUNS = [
     f"results/lofo/{dataset}/{model}/{family}/seed{seed}/metrics.json"
     for dataset in config["leave_one_family_out"]["datasets"] if dataset in DATASETS
-    for model in config["leave_one_family_out"]["models"] for family in lofo_families(dataset) for seed in SEEDS
+    for model in config["leave_one_family_out"]["models"] for family in lofo_families(dataset) for seed in LOFO_SEEDS
 ]
 check_model_params(config["leave_one_family_out"]["models"], config["hyperparameters"])
 
@@ -193,7 +195,7 @@ def tracked_jobs(dataset):
     if dataset in SWEEP_DATASETS:
         runs += [(m, s, None) for m in SWEEP_VARIANTS for s in SEEDS]
     if dataset in config["leave_one_family_out"]["datasets"]:
-        runs += [(m, s, f) for m in config["leave_one_family_out"]["models"] for f in lofo_families(dataset) for s in SEEDS]
+        runs += [(m, s, f) for m in config["leave_one_family_out"]["models"] for f in lofo_families(dataset) for s in LOFO_SEEDS]
     jobs = []
     for model, seed, family in runs:
         kind = "lofo" if family else "sweep" if model in SWEEP_VARIANTS else "grid"

@@ -57,13 +57,13 @@ rule train_lofo:
     input:
         unpack(train_inputs),
     output:
-        **run_outputs("results/lofo/{dataset}/{model}/{family}"),
+        **run_outputs("results/lofo/{dataset}/{model}/{family}", LOFO_SEEDS),
     log:
         "results/logs/train_lofo/{dataset}/{model}/{family}.log",
     benchmark:
         "results/benchmarks/train_lofo/{dataset}/{model}/{family}.tsv"
     params:
-        seeds=SEEDS,
+        seeds=LOFO_SEEDS,
         model=lambda wildcards: model_params(wildcards.model),
         tests=lambda wildcards: test_splits(wildcards.dataset),
     threads: 1  # measured: a second TF thread speeds these small networks by 0-20 %; two 1-thread jobs by ~100 %
