@@ -319,6 +319,8 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
                 "lof_sweep": 4, "dbscan_sweep": 4, "preparation_sweeps": 1, "train_lofo": 4 * 2, "latent_figure": 5}
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
+    # Leave-one-family-out trains the first 3 of the 5 seeds (leave_one_family_out.seeds).
+    assert "results/lofo/nsl-kdd/mae/dos/seed2/metrics.json" in out and "results/lofo/nsl-kdd/mae/dos/seed3" not in out
 
 
 @pytest.mark.parametrize("variant", ["quick", "paper_exact"])
@@ -329,6 +331,8 @@ def test_variant_alone_merges_over_the_default_config_from_any_directory(tmp_pat
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:]
     assert any(line.split()[:1] == ["train"] for line in result.stdout.splitlines())
+    if variant == "paper_exact":  # every seed for leave-one-family-out too (seeds: null over config.yaml's 3)
+        assert "results/lofo/nsl-kdd/cnn_lstm/u2r/seed4/metrics.json" in result.stdout
 
 
 def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
