@@ -44,7 +44,7 @@ def main() -> None:
         raise SystemExit(f"workflow failed after {wall:.0f} s; see {workdir / 'snakemake.log'}")
     print(f"wall time {wall:,.0f} s ({wall / 60:.1f} min), peak memory of the largest process {usage.ru_maxrss / 1024:,.0f} MiB")
     cpu = usage.ru_utime + usage.ru_stime  # the whole process tree: Snakemake and every job
-    print(f"CPU time {cpu:,.0f} s = {cpu / wall:.2f} cores busy on average (of {os.cpu_count()})")
+    print(f"CPU time {cpu:,.0f} s = {cpu / wall:.2f} cores busy on average (of --cores {args.cores})")
     per_rule = defaultdict(list)
     for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         rule = path.relative_to(workdir / "results" / "benchmarks").parts[0]

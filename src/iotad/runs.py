@@ -121,8 +121,9 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
         results[split] = result
         frames.append(_score_frame(data.rows, split, name, scores, predictions))
         if log:
-            log.info("%s on %s: AUROC %.4f, accuracy %.4f, F1 %.4f (%d records, %.0f records/s)", name, split,
-                     result["auroc"], result["accuracy"], result["f1"], len(data.rows), result["records_per_second"])
+            log.info("%s on %s: AUROC %.4f, accuracy %.4f, F1 %.4f (%d records, %d distinct scored at %.0f records/s)",
+                     name, split, result["auroc"], result["accuracy"], result["f1"], len(data.rows), scored,
+                     result["records_per_second"])
     return results, frames
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import accuracy_score
 
 from iotad.runs import Matrix, precomputed_lof_job, run_job, score_rows, subsample
 
@@ -98,8 +99,9 @@ def test_each_distinct_test_row_is_scored_once_and_every_row_gets_its_score():
     assert families is None
     assert scored == detector.rows_scored == len(np.unique(X, axis=0)) < 400
     distinct = X[:50][np.unique(X[:50], axis=0, return_index=True)[1]]  # nothing repeats: every row scored as is
-    score_rows(detector, Matrix(distinct, rows.iloc[:len(distinct)]))
+    scores, _, _ = score_rows(detector, Matrix(distinct, rows.iloc[:len(distinct)]))
     assert detector.rows_scored == len(distinct)
+    np.testing.assert_array_equal(scores, distinct.sum(axis=1))
 
 
 def test_scoring_distinct_rows_gives_the_scores_of_scoring_every_row(matrices):
@@ -111,7 +113,11 @@ def test_scoring_distinct_rows_gives_the_scores_of_scoring_every_row(matrices):
         for name, detector in result.detectors.items():
             mine = result.scores.loc[result.scores["detector"] == name, "score"].to_numpy()
             np.testing.assert_allclose(mine, detector.score_samples(doubled.X), rtol=1e-6, atol=1e-9)
-            assert result.metrics["detectors"][name]["splits"]["test"]["distinct_records_scored"] <= len(test.rows)
+            split = result.metrics["detectors"][name]["splits"]["test"]
+            assert split["distinct_records_scored"] <= len(test.rows)
+            if model == "cnn_lstm":  # family predictions follow their rows too
+                truth = doubled.labels("family")
+                assert split["family_accuracy"] == pytest.approx(accuracy_score(truth, detector.predict_family(doubled.X)), abs=1e-3)
 
 
 def test_precomputed_lof_job_thresholds_at_the_outline_score():
