@@ -6,7 +6,8 @@ import pytest
 
 from iotad.features import FeatureTransform, matrix_frame, read_matrix
 from iotad.registry import load_registry
-from iotad.split import split_dataset, split_names
+from iotad.config import ConfigError
+from iotad.split import check_kind_overrides, split_dataset, split_kind, split_names, split_report
 
 REG = load_registry()
 
@@ -23,19 +24,20 @@ def clean_frame(n=400, seed=0, offset=0.0):
     })
 
 
-def test_stratified_split_is_seeded_disjoint_and_keeps_family_shares():
+@pytest.mark.parametrize("grouped", [True, False])
+def test_stratified_split_is_seeded_disjoint_and_keeps_family_shares(grouped):
     spec = REG.dataset("unsw-nb15")
-    parts = {"all": clean_frame()}
-    a = split_dataset(parts, spec, seed=0, val_size=0.1)
-    b = split_dataset(parts, spec, seed=0, val_size=0.1)
-    c = split_dataset(parts, spec, seed=1, val_size=0.1)
+    parts = {"all": clean_frame()}  # every feature vector distinct: grouping changes only the draw
+    a = split_dataset(parts, spec, seed=0, val_size=0.1, group_duplicates=grouped)
+    b = split_dataset(parts, spec, seed=0, val_size=0.1, group_duplicates=grouped)
+    c = split_dataset(parts, spec, seed=1, val_size=0.1, group_duplicates=grouped)
     assert list(a) == split_names(spec) == ["train", "val", "test"]
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
     assert not a["test"]["record_id"].equals(c["test"]["record_id"])
     ids = [set(a[s]["record_id"]) for s in a]
     assert sum(map(len, ids)) == 400 and not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
-    assert abs(len(a["test"]) - 120) <= 1
+    assert abs(len(a["test"]) - 120) <= (2 if grouped else 1)  # grouped: rounded per family
     shares = a["test"]["family"].value_counts(normalize=True)
     assert abs(shares["normal"] - parts["all"]["family"].value_counts(normalize=True)["normal"]) < 0.02
 
@@ -55,6 +57,129 @@ def test_single_row_family_does_not_break_stratification():
     frame.loc[5, ["family", "label"]] = "u2r"
     splits = split_dataset({"all": frame}, REG.dataset("unsw-nb15"), seed=0, val_size=0.1)
     assert sum(len(s) for s in splits.values()) == 100
+
+
+def duplicated_frame(n=1500, seed=0):
+    """Rows drawn from ~400 feature vectors (a few heavy ones, like kddcup99's smurf), families tied
+    to the vector but not always (the same vector can carry two labels)."""
+    rng = np.random.default_rng(seed)
+    code = np.where(rng.random(n) < 0.15, rng.integers(0, 3, n), rng.integers(3, 400, n))
+    family = np.array(["normal", "normal", "dos", "probe", "normal"])[code % 5]
+    noisy = rng.random(n) < 0.05
+    family[noisy] = rng.choice(["normal", "dos", "probe"], noisy.sum())
+    return pd.DataFrame({
+        "record_id": np.arange(n), "bytes": (code * 7 % 101).astype(float), "count": code // 101,
+        "proto": np.where(code % 3, "tcp", "udp"), "label": family, "family": family, "is_attack": family != "normal",
+    })
+
+
+FEATURES = ["bytes", "count", "proto"]
+
+
+def shared_vectors(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """Oracle: rows of ``b`` whose feature vector also occurs in ``a`` (a plain pandas join)."""
+    return len(b.merge(a[FEATURES].drop_duplicates(), on=FEATURES))
+
+
+def test_grouped_split_keeps_every_feature_vector_on_one_side():
+    frame = duplicated_frame()
+    spec = REG.dataset("unsw-nb15")
+    splits = split_dataset({"all": frame}, spec, seed=0, val_size=0.1)  # grouping is the default
+    train, val, test = splits["train"], splits["val"], splits["test"]
+    assert shared_vectors(train, test) == 0 and shared_vectors(train, val) == 0 and shared_vectors(val, test) == 0
+    assert sorted(pd.concat(splits.values())["record_id"]) == list(range(len(frame)))
+    # Requested shares hold within a few of the (up to ~60-row) groups; family shares too.
+    assert abs(len(test) / len(frame) - 0.3) < 0.04 and abs(len(val) / (len(frame) - len(test)) - 0.1) < 0.04
+    overall = frame["family"].value_counts(normalize=True)
+    for part in (train, test):
+        shares = part["family"].value_counts(normalize=True)
+        assert (shares.reindex(overall.index).fillna(0) - overall).abs().max() < 0.06
+    # The seed fixes everything; another seed draws another split.
+    again = split_dataset({"all": frame}, spec, seed=0, val_size=0.1)
+    for name in splits:
+        pd.testing.assert_frame_equal(splits[name], again[name])
+    other = split_dataset({"all": frame}, spec, seed=1, val_size=0.1)
+    assert set(other["test"]["record_id"]) != set(test["record_id"])
+    assert set(other["val"]["record_id"]) != set(val["record_id"])
+
+
+def test_ungrouped_split_is_todays_row_split():
+    frame = duplicated_frame()
+    spec = REG.dataset("unsw-nb15")
+    splits = split_dataset({"all": frame}, spec, seed=0, val_size=0.1, group_duplicates=False)
+    assert shared_vectors(splits["train"], splits["test"]) > 0.5 * len(splits["test"])  # repeats cross sides
+    assert len(splits["test"]) == 450
+
+
+def test_validation_carve_out_from_an_official_training_file_is_grouped():
+    spec = REG.dataset("nsl-kdd")
+    parts = {"train": duplicated_frame(), "test": clean_frame(50, 1), "test21": clean_frame(40, 2), "train20": clean_frame(30, 3)}
+    splits = split_dataset(parts, spec, seed=0, val_size=0.2)
+    assert shared_vectors(splits["train"], splits["val"]) == 0
+    assert abs(len(splits["val"]) / 1500 - 0.2) < 0.04 and len(splits["test"]) == 50
+
+
+def test_leave_one_family_out_draw_ignores_the_familys_rows_and_keeps_the_grids_test_rows():
+    frame, spec = clean_frame(600), REG.dataset("unsw-nb15")
+    grid = split_dataset({"all": frame}, spec, seed=3, val_size=0.1)
+    probe = frame["family"] == "probe"
+    altered = pd.concat([frame[~probe], frame[probe].iloc[::2].assign(bytes=1e9)])  # other values, fewer rows
+    views = [split_dataset({"all": f}, spec, seed=3, val_size=0.1, exclude_family="probe") for f in (frame, altered)]
+    for name in ("train", "val"):
+        pd.testing.assert_frame_equal(views[0][name], views[1][name])
+        assert not (views[0][name]["family"] == "probe").any()
+    others = [v["test"][v["test"]["family"] != "probe"] for v in views]
+    pd.testing.assert_frame_equal(others[0], others[1])
+    # One stream per family: the view's test split is the grid's, probe rows included.
+    pd.testing.assert_frame_equal(views[0]["test"], grid["test"])
+    assert abs(views[1]["test"]["family"].eq("probe").sum() - 0.3 * (altered["family"] == "probe").sum()) <= 1
+
+
+def test_split_report_counts_rows_repeating_a_training_vector():
+    frame = duplicated_frame()
+    spec = REG.dataset("unsw-nb15")
+    splits = split_dataset({"all": frame}, spec, seed=0, val_size=0.1, group_duplicates=False)
+    report = split_report(splits)
+    for name, part in splits.items():
+        entry = report["splits"][name]
+        assert entry["rows"] == len(part) and entry["attack_rows"] == int(part["is_attack"].sum())
+        assert entry["families"] == part["family"].value_counts().to_dict()
+        assert entry["distinct_vectors"] == len(part[FEATURES].drop_duplicates())
+        if name == "train":
+            continue
+        repeats, attack_repeats = shared_vectors(splits["train"], part), shared_vectors(splits["train"], part[part["is_attack"]])
+        assert entry["rows_in_train"] == repeats > 0 and entry["share_in_train"] == pytest.approx(repeats / len(part))
+        assert entry["attack_rows_in_train"] == attack_repeats
+        assert entry["attack_share_in_train"] == pytest.approx(attack_repeats / part["is_attack"].sum())
+    grouped = split_report(split_dataset({"all": frame}, spec, seed=0, val_size=0.1))
+    assert grouped["splits"]["test"]["rows_in_train"] == 0 and grouped["splits"]["val"]["rows_in_train"] == 0
+
+
+def test_split_report_share_without_attacks_is_null_with_a_reason():
+    frame = clean_frame(60)
+    splits = {"train": frame, "val": frame.iloc[:5], "test": frame[~frame["is_attack"]].iloc[:10]}
+    entry = split_report(splits)["splits"]["test"]
+    assert entry["attack_rows"] == 0 and entry["attack_share_in_train"] is None
+    assert "no attack rows" in entry["attack_share_in_train_note"]
+    assert entry["rows_in_train"] == 10 and entry["share_in_train"] == 1.0
+
+
+def test_split_kind_overrides_first_match_wins_and_are_checked():
+    no_mirai = ["n-baiot-ennio-doorbell", "n-baiot-samsung-snh-1011-n-webcam"]
+    overrides = {**dict.fromkeys(no_mirai, "stratified"), "n-baiot-*": "vu_nbaiot"}
+    check_kind_overrides(overrides, REG)
+    assert split_kind(REG.dataset("n-baiot-danmini-doorbell"), overrides) == "vu_nbaiot"
+    assert split_kind(REG.dataset("n-baiot-ennio-doorbell"), overrides) == "stratified"
+    assert split_kind(REG.dataset("unsw-nb15"), overrides) == "stratified"
+    with pytest.raises(ConfigError, match=r"split.kind_overrides: 'n-baiot-\*'.*n-baiot-ennio-doorbell, "
+                                          r"n-baiot-samsung-snh-1011-n-webcam: no Mirai"):
+        check_kind_overrides({"n-baiot-*": "vu_nbaiot"}, REG)
+    with pytest.raises(ConfigError, match=r"split.kind_overrides: 'unsw-nb15'.*vu_nbaiot.*gafgyt and mirai"):
+        check_kind_overrides({"unsw-nb15": "vu_nbaiot"}, REG)
+    with pytest.raises(ConfigError, match=r"split.kind_overrides: 'nsl-kdd' .*official test files"):
+        check_kind_overrides({"nsl-kdd": "stratified"}, REG)
+    with pytest.raises(ConfigError, match=r"split.kind_overrides: 'n-baiot-nope' matches no dataset"):
+        check_kind_overrides({"n-baiot-nope": "vu_nbaiot"}, REG)
 
 
 def test_transform_is_fitted_on_training_rows_only():
