@@ -5,38 +5,50 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
 
 def binary_metrics(is_attack, scores, predictions) -> dict:
     """Metrics for attack (positive) vs normal. AUROC/AUPRC use the continuous scores; ``hard_auc``
-    is the AUROC of the 0/1 predictions, which is what Vu et al. report as AUC. Undefined values
-    (a split with one class only) are NaN."""
+    is the AUROC of the 0/1 predictions, which is what Vu et al. report as AUC; ``auprc_baseline``
+    is AUPRC's no-skill value (the split's attack share).
+
+    A metric the split cannot define is None, and ``undefined`` maps it to the reason: precision
+    without a predicted attack, recall without attacks, AUROC/AUPRC without both classes, the
+    false-alarm rate without normals. Never 0.0: a 0.0 would rank as a real (bad) result."""
     y = np.asarray(is_attack, dtype=bool)
     pred = np.asarray(predictions, dtype=bool)
     scores = np.asarray(scores, dtype="float64")
-    precision, recall, f1, _ = precision_recall_fscore_support(y, pred, average="binary", zero_division=0)
-    tn, fp, fn, tp = confusion_matrix(y, pred, labels=[False, True]).ravel()
-    both = y.any() and (~y).any()
-    return {
-        "records": int(len(y)),
-        "attacks": int(y.sum()),
-        "accuracy": float(accuracy_score(y, pred)),
-        "precision": float(precision),
-        "recall": float(recall),
-        "f1": float(f1),
-        "auroc": float(roc_auc_score(y, scores)) if both else float("nan"),
-        "auprc": float(average_precision_score(y, scores)) if both else float("nan"),
-        "hard_auc": float(roc_auc_score(y, pred)) if both else float("nan"),
-        "false_alarm_rate": float(fp / (fp + tn)) if fp + tn else float("nan"),
-        "tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp),
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, pred, labels=[False, True]).ravel())
+    records, attacks = len(y), int(y.sum())
+    reasons = {}
+    if not records:
+        reasons.update(dict.fromkeys(("accuracy", "auprc_baseline"), "no records"))
+    if not attacks:
+        reasons.update(dict.fromkeys(("recall", "auroc", "auprc", "hard_auc"), "no attack records"))
+    if attacks == records:
+        reasons.update(dict.fromkeys(("false_alarm_rate", "auroc", "auprc", "hard_auc"), "no normal records"))
+    if not tp + fp:
+        reasons["precision"] = "no record predicted an attack"
+    if not 2 * tp + fp + fn:
+        reasons["f1"] = "no attack records and none predicted"
+    values = {
+        "accuracy": lambda: (tp + tn) / records,
+        "precision": lambda: tp / (tp + fp),
+        "recall": lambda: tp / (tp + fn),
+        "f1": lambda: 2 * tp / (2 * tp + fp + fn),  # 0 when attacks exist and none is found: defined
+        "auroc": lambda: roc_auc_score(y, scores),
+        "auprc": lambda: average_precision_score(y, scores),
+        "auprc_baseline": lambda: attacks / records,
+        "hard_auc": lambda: roc_auc_score(y, pred),
+        "false_alarm_rate": lambda: fp / (fp + tn),
     }
+    metrics = {"records": records, "attacks": attacks}
+    metrics.update({name: None if name in reasons else float(compute()) for name, compute in values.items()})
+    metrics.update(tn=tn, fp=fp, fn=fn, tp=tp)
+    if reasons:
+        metrics["undefined"] = dict(sorted(reasons.items()))
+    return metrics
 
 
 def detection_rates(rows: pd.DataFrame, predictions, training_labels) -> pd.DataFrame:

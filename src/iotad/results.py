@@ -16,25 +16,44 @@ import pandas as pd
 
 COLUMNS = ["experiment", "train_dataset", "test_dataset", "model", "base_model", "detector", "representation",
            "classifier", "setting", "setting_value", "seed", "split", "metric", "group", "value"]
-FIT_METRICS = ("fit_seconds", "n_params", "threshold", "epochs")
+FIT_METRICS = ("fit_seconds", "n_params", "threshold", "epochs", "train_mse")
+# Nested per-split sections flattened into "<section>.<metric>": the metrics on novel test rows
+# (feature vector absent from training) and at other threshold rules (the seed paper's last loss).
+SECTIONS = ("novel", "last_loss")
+
+
+def _number(value) -> float | None:
+    """A metric's value: numbers as floats, null (an undefined metric) as NaN; anything else None."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _rates(prefix: str, detection: list[dict]):
+    for rate in detection:
+        metric = "detection_rate" if rate["level"] == "family" else "label_detection_rate"
+        yield f"{prefix}{metric}", str(rate["name"]), float(rate["rate"])
+        if rate["level"] == "label" and rate.get("unseen_in_training"):
+            yield f"{prefix}unseen_label_detection_rate", str(rate["name"]), float(rate["rate"])
 
 
 def detector_values(entry: dict):
     """(split, metric, group, value) of one detector's entry in a metrics document: fit figures under
-    split "train", every numeric scalar per split, detection rates per family and attack label (and
-    again as ``unseen_label_detection_rate`` for labels absent from training)."""
-    for key in FIT_METRICS:
+    split "train", every numeric scalar per split (an undefined one, null in the document, as NaN),
+    detection rates per family and attack label (and again as ``unseen_label_detection_rate`` for
+    labels absent from training), and the SECTIONS' metrics as "<section>.<metric>"."""
+    for key in FIT_METRICS:  # None here means "does not apply" (LOF has no fit time of its own)
         if isinstance(entry.get(key), (int, float)):
             yield "train", key, "", float(entry[key])
     for split, values in entry["splits"].items():
-        for key, value in values.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                yield split, key, "", float(value)
-        for rate in values.get("detection", []):
-            metric = "detection_rate" if rate["level"] == "family" else "label_detection_rate"
-            yield split, metric, str(rate["name"]), float(rate["rate"])
-            if rate["level"] == "label" and rate.get("unseen_in_training"):
-                yield split, "unseen_label_detection_rate", str(rate["name"]), float(rate["rate"])
+        for prefix, section in [("", values)] + [(f"{s}.", values[s]) for s in SECTIONS if s in values]:
+            for key, value in section.items():
+                if _number(value) is not None:
+                    yield split, f"{prefix}{key}", "", _number(value)
+            for metric, group, value in _rates(prefix, section.get("detection", [])):
+                yield split, metric, group, value
 
 
 def tidy_job(document: dict, experiment: str = "grid", test_dataset: str | None = None) -> pd.DataFrame:

@@ -45,6 +45,16 @@ class Matrix:
         return self.take(np.flatnonzero(~keys.duplicated().to_numpy()))
 
     @cached_property
+    def row_hashes(self) -> np.ndarray:
+        """One 64-bit hash per feature vector, to find test rows that repeat a training row (pandas'
+        row hash; a collision among a million rows has odds of about 1e-7)."""
+        return pd.util.hash_pandas_object(pd.DataFrame(self.X), index=False).to_numpy()
+
+    def seen_in(self, train: Matrix) -> np.ndarray:
+        """Which rows have a feature vector that also occurs in ``train``."""
+        return np.isin(self.row_hashes, train.row_hashes)
+
+    @cached_property
     def distinct_features(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(distinct feature vectors, each row's index into them), so that a detector scores each vector
         once (kddcup99's test split: 311,029 rows, 77,216 distinct); None when nothing repeats."""
@@ -71,8 +81,16 @@ def subsample(train: Matrix, max_rows: int | None, seed: int, distinct: bool = F
     return train.take(kept.index.to_numpy())
 
 
-def evaluate(rows: pd.DataFrame, scores, predictions, training_labels) -> dict:
-    """Binary metrics and per-family / per-label detection rates of one detector on one split."""
+NOVEL_METRICS = ("records", "attacks", "accuracy", "precision", "recall", "f1", "auroc", "auprc", "auprc_baseline",
+                 "false_alarm_rate")
+RULE_METRICS = ("accuracy", "precision", "recall", "f1", "false_alarm_rate")
+
+
+def evaluate(rows: pd.DataFrame, scores, predictions, training_labels, seen=None, thresholds=None) -> dict:
+    """Binary metrics and per-family / per-label detection rates of one detector on one split.
+    ``seen`` marks rows whose feature vector occurs in training: the headline metrics are repeated
+    on the others (``novel``). ``thresholds`` ({rule: value}) adds the metrics at other threshold
+    rules (e.g. the seed paper's last training loss beside the configured one)."""
     metrics = binary_metrics(rows["is_attack"], scores, predictions)
     # The unknown-attack question in two numbers: attacks whose type the training split lacks, vs the rest.
     flagged = np.asarray(predictions, dtype=bool)
@@ -80,8 +98,19 @@ def evaluate(rows: pd.DataFrame, scores, predictions, training_labels) -> dict:
     unseen = attack & ~rows["label"].astype(str).isin(set(training_labels)).to_numpy()
     for name, mask in (("unseen", unseen), ("seen", attack & ~unseen)):
         metrics[f"{name}_attack_records"] = int(mask.sum())
-        metrics[f"{name}_attack_detection_rate"] = float(flagged[mask].mean()) if mask.any() else float("nan")
+        metrics[f"{name}_attack_detection_rate"] = float(flagged[mask].mean()) if mask.any() else None
     metrics["detection"] = detection_rates(rows, predictions, training_labels).to_dict(orient="records")
+    if seen is not None:
+        metrics["overlap_records"] = int(seen.sum())
+        metrics["overlap_share"] = float(seen.mean()) if len(seen) else None
+        novel = binary_metrics(attack[~seen], np.asarray(scores)[~seen], flagged[~seen])
+        metrics["novel"] = {key: novel[key] for key in NOVEL_METRICS} | (
+            {"undefined": novel["undefined"]} if "undefined" in novel else {})
+    for rule, threshold in (thresholds or {}).items():
+        at_rule = np.asarray(scores) > threshold
+        values = binary_metrics(attack, scores, at_rule)
+        metrics[rule] = {"threshold": float(threshold), **{key: values[key] for key in RULE_METRICS},
+                         "detection": detection_rates(rows, at_rule, training_labels).to_dict(orient="records")}
     return metrics
 
 
@@ -102,16 +131,21 @@ def score_rows(detector, data: Matrix) -> tuple[np.ndarray, np.ndarray | None, i
     return scores, families, len(X)
 
 
-def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels, log=None) -> tuple[dict, list]:
-    """Metrics per test split and the per-record score frames of one fitted detector."""
+def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels, log=None, train: Matrix | None = None,
+                 context: str = "") -> tuple[dict, list]:
+    """Metrics per test split and the per-record score frames of one fitted detector. With ``train``,
+    each split also reports its overlap with the training rows and the metrics on its novel rows;
+    ``context`` (dataset, model, seed) names the job in warnings."""
     results, frames = {}, []
+    thresholds = getattr(detector, "alternative_thresholds_", None)
     for split, data in tests.items():
         data.distinct_features  # grouped once per matrix (cached), outside the detector's scoring time
         start = time.perf_counter()
         scores, families, scored = score_rows(detector, data)
         seconds = time.perf_counter() - start
         predictions = scores > detector.threshold_  # what each detector's predict() does
-        result = evaluate(data.rows, scores, predictions, training_labels)
+        seen = data.seen_in(train) if train is not None else None
+        result = evaluate(data.rows, scores, predictions, training_labels, seen, thresholds)
         # Throughput of the detector itself: rows it scored, not the repeats filled in from them.
         result.update(predict_seconds=seconds, distinct_records_scored=scored, records_per_second=scored / max(seconds, 1e-9))
         if families is not None:
@@ -121,24 +155,27 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
         results[split] = result
         frames.append(_score_frame(data.rows, split, name, scores, predictions))
         if log:
-            log.info("%s on %s: AUROC %.4f, accuracy %.4f, F1 %.4f (%d records, %d distinct scored at %.0f records/s)",
-                     name, split, result["auroc"], result["accuracy"], result["f1"], len(data.rows), scored,
-                     result["records_per_second"])
+            for metric, reason in result.get("undefined", {}).items():
+                log.warning("%s%s on %s: %s undefined (%s): written as null", context, name, split, metric, reason)
+            log.info("%s on %s: AUROC %s, accuracy %s, F1 %s (%d records, %d distinct scored at %.0f records/s)",
+                     name, split, _shown(result["auroc"]), _shown(result["accuracy"]), _shown(result["f1"]),
+                     len(data.rows), scored, result["records_per_second"])
     return results, frames
 
 
-def without_family(data: Matrix, family: str) -> Matrix:
-    return data.take(np.flatnonzero((data.rows["family"].astype(str) != family).to_numpy()))
+def _shown(value) -> str:
+    return "undefined" if value is None else f"{value:.4f}"
 
 
 def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: Matrix, val: Matrix,
-            tests: dict[str, Matrix], exclude_family: str | None = None, log=None) -> JobResult:
-    """Fit one config model's detectors and score the test splits. ``exclude_family`` holds one
-    attack family out of training and validation (leave-one-family-out): it becomes an unknown attack."""
-    if exclude_family:
-        if not (train.rows["family"].astype(str) == exclude_family).any():
-            raise ValueError(f"family {exclude_family!r} does not occur in the training split")
-        train, val = without_family(train, exclude_family), without_family(val, exclude_family)
+            tests: dict[str, Matrix], exclude_family: str | None = None, log=None, dataset: str = "") -> JobResult:
+    """Fit one config model's detectors and score the test splits. ``exclude_family`` names the family
+    a leave-one-family-out job holds out: its matrices come from a view prepared without it (split,
+    transform, LOF, DBSCAN), so here it must be absent from training and validation already."""
+    for name, data in (("training", train), ("validation", val)):
+        if exclude_family and (data.rows["family"].astype(str) == exclude_family).any():
+            raise ValueError(f"{dataset}: held-out family {exclude_family!r} occurs in the {name} rows of a "
+                             f"leave-one-family-out job; its matrices must come from the view without it")
     params = dict(params)
     # The job's own options (one list for the job and the config check); feature_columns were applied
     # when the matrices were read, sweep is bookkeeping.
@@ -166,37 +203,49 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
         if log:
             log.info("%s: fitted on %d rows in %.1f s, threshold %.6g", name, len(fitted_on.rows),
                      detector.fit_seconds_, detector.threshold_)
-        splits, new_frames = score_splits(name, detector, tests, training_labels, log)
+        splits, new_frames = score_splits(name, detector, tests, training_labels, log, train,
+                                          f"{dataset}/{model}/seed{seed}: ")
         frames += new_frames
         document["detectors"][name] = {"fit_seconds": detector.fit_seconds_, "n_params": detector.n_params_,
                                        "threshold": float(detector.threshold_),
                                        "epochs": len(detector.history_.get("loss", [])), "splits": splits}
+        if getattr(detector, "train_mse_", None) is not None:
+            document["detectors"][name]["train_mse"] = detector.train_mse_
     return JobResult(document, pd.concat(frames, ignore_index=True), histories, detectors)
 
 
-def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training_labels, log=None) -> JobResult:
+def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training_labels, log=None,
+              train: Matrix | None = None, context: str = "") -> JobResult:
     """Score another dataset's splits (in the training dataset's feature space) with fitted detectors;
-    ``trained`` is the training job's metrics document (fit figures are copied from it)."""
+    ``trained`` is the training job's metrics document (fit figures are copied from it); ``train``, the
+    training rows, gives each split's overlap with them (NSL-KDD is derived from KDD'99)."""
     document = {key: trained[key] for key in ("model", "base_model", "seed", "params", "feature_columns") if key in trained}
     document["detectors"], frames = {}, []
     for name, detector in detectors.items():
-        splits, new_frames = score_splits(name, detector, tests, training_labels, log)
+        splits, new_frames = score_splits(name, detector, tests, training_labels, log, train, context)
         frames += new_frames
         fit = {k: v for k, v in trained["detectors"][name].items() if k != "splits"}
         document["detectors"][name] = {**fit, "splits": splits}
     return JobResult(document, pd.concat(frames, ignore_index=True), {})
 
 
-def precomputed_lof_job(lof_scores: pd.DataFrame, summary: dict, train_labels, tests: list[str]) -> JobResult:
+def precomputed_lof_job(lof_scores: pd.DataFrame, summary: dict, train: Matrix, tests: dict[str, Matrix],
+                        log=None, context: str = "") -> JobResult:
     """The canonicalization stage's novelty LOF as a baseline: its scores, outline-score threshold."""
     document = {"model": "lof", "base_model": "lof", "seed": None, "params": {"n_neighbors": summary["n_neighbors"],
                                                          "contamination": summary["contamination"]},
                 "detectors": {"lof": {"fit_seconds": None, "n_params": None, "threshold": summary["outline_score"],
                                       "epochs": 0, "splits": {}}}}
-    frames = []
-    for split in tests:
+    frames, training_labels = [], set(train.rows["label"].astype(str))
+    for split, data in tests.items():
         rows = lof_scores[lof_scores["split"] == split].reset_index(drop=True)
+        if not rows["record_id"].equals(data.rows["record_id"].reset_index(drop=True)):
+            raise ValueError(f"{context}LOF scores of split {split!r} do not follow its feature matrix's rows; rerun the lof rule")
         predictions = rows["lof_label"].to_numpy() == -1
-        document["detectors"]["lof"]["splits"][split] = evaluate(rows, rows["lof_score"], predictions, set(train_labels))
+        result = evaluate(rows, rows["lof_score"], predictions, training_labels, data.seen_in(train))
+        if log:
+            for metric, reason in result.get("undefined", {}).items():
+                log.warning("%slof on %s: %s undefined (%s): written as null", context, split, metric, reason)
+        document["detectors"]["lof"]["splits"][split] = result
         frames.append(_score_frame(rows, split, "lof", rows["lof_score"], predictions))
     return JobResult(document, pd.concat(frames, ignore_index=True), {"lof": {}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import logging
 import os
 import random
@@ -111,6 +112,8 @@ def job_metrics(metrics: dict) -> dict[str, float]:
     flat = {}
     for detector, entry in metrics["detectors"].items():
         for split, metric, group, value in detector_values(entry):
+            if math.isnan(value):  # undefined (null in the document): absent, an empty cell in the UI
+                continue
             if metric == "detection_rate":
                 flat[f"{detector}.{split}.detection.{group}"] = value
             elif not group:

@@ -42,3 +42,40 @@ def test_threshold_comes_from_validation_normals(nsl_slice):
     assert model.threshold_ == pytest.approx(np.percentile(model.score_samples(Xv)[~yv], 99))
     last = fit("deep_ae", nsl_slice, seed=0, threshold_rule="last_loss")
     assert last.threshold_ == last.history_["loss"][-1]
+
+
+def _val_loss_rises(data):
+    """Validation normals unlike the training normals (mirrored features): their reconstruction
+    loss is lowest after the first epoch and then climbs, so restoring the best epoch is visible."""
+    (X, y), _, test = data
+    normal = X[~y][:3000]
+    mirrored = 1.0 - normal[:1000]
+    return (normal, np.zeros(len(normal), bool)), (mirrored, np.zeros(len(mirrored), bool)), test
+
+
+def test_no_early_stopping_keeps_the_last_epochs_weights(nsl_slice):
+    """patience None (the papers' fixed budgets): the fitted model is the last epoch's, whose loss on
+    the validation rows is the history's last val_loss, not its minimum. With a patience that never
+    runs out, Keras restores the best validation epoch: a checkpoint chosen on validation data."""
+    from iotad.models.autoencoders import AutoencoderDetector
+
+    (X, y), (Xv, yv), _ = _val_loss_rises(nsl_slice)
+    runs = {patience: AutoencoderDetector(variant="denoising_ae", epochs=6, batch_size=256, seed=0, threads=2,
+                                          patience=patience).fit(X, y, Xv, yv) for patience in (None, 100)}
+    for patience, model in runs.items():
+        val_loss = model.history_["val_loss"]
+        assert np.argmin(val_loss) < len(val_loss) - 1  # the setting this test needs: the best epoch is not the last
+        final = float(np.mean(model.score_samples(Xv)))  # denoising_ae's val_loss is the plain MSE (no penalty)
+        expected = val_loss[-1] if patience is None else min(val_loss)
+        assert final == pytest.approx(expected, rel=1e-4), patience
+
+
+def test_train_mse_and_the_notebooks_last_loss_threshold_beside_the_configured_rule(nsl_slice):
+    model = fit("sparse_deep_denoising_ae", nsl_slice, seed=0)
+    (X, y), _, _ = nsl_slice
+    reconstruction = model.model_.predict_on_batch(X[~y])  # inference mode: no input dropout
+    assert model.train_mse_ == pytest.approx(float(np.mean((X[~y] - reconstruction) ** 2)), rel=1e-5)
+    # The notebook's rule is the last epoch's training loss, dropout and L1 penalty included: above the plain MSE.
+    assert model.alternative_thresholds_ == {"last_loss": model.history_["loss"][-1]}
+    assert model.history_["loss"][-1] > model.train_mse_
+    assert fit("deep_ae", nsl_slice, seed=0, threshold_rule="last_loss").alternative_thresholds_ == {}

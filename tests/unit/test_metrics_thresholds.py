@@ -18,9 +18,27 @@ def test_binary_metrics_by_hand():
     assert m["auroc"] != m["hard_auc"]
 
 
-def test_single_class_split_gives_nan_not_a_crash():
+def test_single_class_split_gives_null_with_a_reason_not_a_crash():
     m = binary_metrics([1, 1, 1], [0.2, 0.5, 0.9], [False, True, True])
-    assert np.isnan(m["auroc"]) and np.isnan(m["false_alarm_rate"]) and m["recall"] == pytest.approx(2 / 3)
+    assert m["auroc"] is m["auprc"] is m["false_alarm_rate"] is None
+    assert m["undefined"]["auroc"] == m["undefined"]["false_alarm_rate"] == "no normal records"
+    assert m["recall"] == pytest.approx(2 / 3) and m["auprc_baseline"] == 1.0
+
+
+def test_no_predicted_attack_leaves_precision_undefined_not_zero():
+    # 2 attacks among 5 records, nothing flagged: precision 0/0 is undefined, recall 0/2 and F1
+    # 2*0/(0+0+2) are honest zeros, AUPRC's no-skill baseline is the attack share 2/5.
+    m = binary_metrics([0, 0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4, 0.5], [False] * 5)
+    assert m["precision"] is None and m["undefined"] == {"precision": "no record predicted an attack"}
+    assert m["recall"] == 0.0 and m["f1"] == 0.0 and m["accuracy"] == 0.6
+    assert m["auprc_baseline"] == pytest.approx(0.4) and m["auprc"] == pytest.approx(1.0)
+
+
+def test_normal_only_split_has_no_recall_or_f1():
+    m = binary_metrics([0, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], [False] * 4)
+    assert m["recall"] is m["f1"] is m["precision"] is m["auroc"] is None
+    assert m["false_alarm_rate"] == 0.0 and m["accuracy"] == 1.0 and m["auprc_baseline"] == 0.0
+    assert set(m["undefined"]) == {"precision", "recall", "f1", "auroc", "auprc", "hard_auc"}
 
 
 def test_detection_rates_flag_attack_types_absent_from_training():

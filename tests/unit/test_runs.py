@@ -124,10 +124,67 @@ def test_precomputed_lof_job_thresholds_at_the_outline_score():
     rows = pd.DataFrame({"split": "test", "part": "test", "record_id": range(6), "label": ["normal"] * 3 + ["smurf"] * 3,
                          "family": ["normal"] * 3 + ["dos"] * 3, "is_attack": [False] * 3 + [True] * 3,
                          "lof_score": [1.0, 1.1, 3.0, 2.5, 4.0, 1.05], "lof_label": [1, 1, -1, -1, -1, 1]})
-    result = precomputed_lof_job(rows, {"n_neighbors": 20, "contamination": 0.1, "outline_score": 2.5}, ["normal", "smurf"], ["test"])
+    ids = rows[["part", "record_id", "label", "family", "is_attack"]]
+    test = Matrix(np.arange(12, dtype="float32").reshape(6, 2), ids)
+    train = Matrix(test.X[[0, 3]], ids.iloc[[0, 3]].reset_index(drop=True))  # rows 0 and 3 repeat training rows
+    result = precomputed_lof_job(rows, {"n_neighbors": 20, "contamination": 0.1, "outline_score": 2.5}, train, {"test": test})
     m = result.metrics["detectors"]["lof"]["splits"]["test"]
     assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 2)
     assert result.scores["prediction"].tolist() == [0, 0, 1, 1, 1, 0]
+    assert m["overlap_records"] == 2 and m["novel"]["records"] == 4 and m["novel"]["attacks"] == 2
+
+
+def test_overlap_and_novel_row_metrics_match_a_set_of_training_rows(matrices):
+    """Half the test split made of training rows: the overlap count comes from Python tuples of the
+    raw rows, the novel-row metrics from scikit-learn on the rows outside that set."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    train, val, test = matrices
+    mixed = Matrix(np.concatenate([test.X[:1500], train.X[:1500]]),
+                   pd.concat([test.rows[:1500], train.rows[:1500]], ignore_index=True))
+    result = run_job("pca", {}, seed=0, threads=2, train=train, val=val, tests={"test": mixed})
+    m = result.metrics["detectors"]["pca"]["splits"]["test"]
+    training_rows = set(map(tuple, train.X.tolist()))
+    novel = np.array([tuple(row) not in training_rows for row in mixed.X.tolist()])
+    assert m["overlap_records"] == int((~novel).sum()) >= 1500 and m["overlap_share"] == pytest.approx((~novel).mean())
+    scores = result.scores["score"].to_numpy()
+    y = mixed.rows["is_attack"].to_numpy(bool)
+    assert m["novel"]["records"] == int(novel.sum())
+    assert m["novel"]["auroc"] == pytest.approx(roc_auc_score(y[novel], scores[novel]))
+    flagged = result.scores["prediction"].to_numpy(bool)
+    assert m["novel"]["f1"] == pytest.approx(f1_score(y[novel], flagged[novel]))
+    assert m["auroc"] == pytest.approx(roc_auc_score(y, scores))  # all rows, memorised ones included
+
+
+def test_leave_one_family_out_view_ignores_the_held_out_familys_training_rows(nsl_frames):
+    """Changing the held-out family's training rows (values and count) leaves the view's split, its
+    transform, the fitted model and its scores on the other families bit-identical."""
+    from iotad.features import FeatureTransform
+    from iotad.registry import load_registry
+    from iotad.split import split_dataset
+
+    spec = load_registry().dataset("nsl-kdd")  # official test file: the test split is given
+    _, (train, val, test) = nsl_frames
+    base = pd.concat([train, val])
+    probe = base["family"] == "probe"
+    altered = pd.concat([base[~probe], base[probe].iloc[::3].assign(src_bytes=123456789, service="ftp")])
+    scores = []
+    for frame in (base, altered):
+        splits = split_dataset({"train": frame, "test": test, "test21": test[:50]}, spec, seed=0, val_size=0.1, exclude_family="probe")
+        assert not (splits["train"]["family"] == "probe").any() and not (splits["val"]["family"] == "probe").any()
+        transform = FeatureTransform.fit(splits["train"])
+        ids = ["part", "record_id", "label", "family", "is_attack"]
+        m = {k: Matrix(transform.transform(f)[0], f[ids].reset_index(drop=True)) for k, f in splits.items()}
+        result = run_job("deep_ae", {"epochs": 2, "max_train_rows": 3000, "distinct_rows": True}, seed=0, threads=2,
+                         train=m["train"], val=m["val"], tests={"test": m["test"]}, exclude_family="probe")
+        scores.append(result.scores[result.scores["family"] != "probe"].reset_index(drop=True))
+    pd.testing.assert_frame_equal(scores[0], scores[1], check_exact=True)
+
+
+def test_a_leave_one_family_out_job_refuses_training_rows_of_its_family(matrices):
+    train, val, test = matrices
+    with pytest.raises(ValueError, match="held-out family 'probe' occurs in the training rows"):
+        run_job("pca", {}, seed=0, threads=2, train=train, val=val, tests={"test": test}, exclude_family="probe")
 
 
 FRESH_PROCESS_JOB = """

@@ -31,7 +31,7 @@ GIT_COMMIT = git_commit(workflow.basedir)
 
 
 wildcard_constraints:
-    dataset=r"[a-z0-9-]+",
+    dataset=r"[a-z0-9-]+(\.s\d+)?(\.no-[A-Za-z0-9_-]+)?",  # a dataset or a view of it (see `view`)
     part=r"[a-z0-9]+",
     split=r"[a-z0-9]+",
     model=r"[a-z0-9_]+",
@@ -40,8 +40,34 @@ wildcard_constraints:
     file=r"[^/]+/.+",
 
 
+# Views: the preparation chain (split, transform, LOF, DBSCAN, model input) of one dataset for one
+# split draw and/or without one attack family, named <dataset>[.s<draw seed>][.no-<family>], so every
+# stage fitted on a view's training rows sees only them. `<dataset>` alone is the draw of split.seed.
+SPLIT = config["split"]
+RESAMPLED_DATASETS = [d for d in DATASETS if SPLIT["resample_per_seed"] and REGISTRY.dataset(d).split["kind"] != "official"]
+
+
+def view(dataset, seed=None, family=None):
+    """The view a model seed trains on: its own split draw where the dataset is resampled per seed."""
+    name = dataset
+    if dataset in RESAMPLED_DATASETS and seed is not None and seed != SPLIT["seed"]:
+        name += f".s{seed}"
+    return f"{name}.no-{family}" if family else name
+
+
+def parse_view(name):
+    """(dataset, split seed, held-out family or None) of a view name."""
+    dataset, family = name.split(".no-", 1) if ".no-" in name else (name, None)
+    dataset, _, draw = dataset.partition(".s")
+    return dataset, int(draw) if draw else SPLIT["seed"], family
+
+
+def spec_of(name):
+    return REGISTRY.dataset(parse_view(name)[0])
+
+
 def dataset_parts(dataset):
-    return list(REGISTRY.dataset(dataset).parts)
+    return list(spec_of(dataset).parts)
 
 
 def raw_path(key):
@@ -59,7 +85,7 @@ def parse_inputs(wildcards):
 def clean_parts(wildcards):
     return expand(
         "results/clean/{dataset}/{part}.parquet",
-        dataset=wildcards.dataset,
+        dataset=parse_view(wildcards.dataset)[0],  # every view splits the dataset's cleaned parts
         part=dataset_parts(wildcards.dataset),
     )
 
@@ -86,11 +112,24 @@ def feature_splits(wildcards):
     return expand(
         "results/features/{dataset}/{split}.parquet",
         dataset=wildcards.dataset,
-        split=split_names(REGISTRY.dataset(wildcards.dataset)),
+        split=split_names(spec_of(wildcards.dataset)),
     )
 
 
 PREPARATION_TABLES = expand("results/reports/{name}.{ext}", name=["lof_summary", "dbscan_noise"], ext=["csv", "md"])
+
+
+# Split reports (rule split_report), one per dataset; the split kinds chosen in config are checked
+# here, at start-up (a misspelt pattern or a device without Mirai traffic for vu_nbaiot).
+from iotad.split import check_kind_overrides
+
+check_kind_overrides(config["split"]["kind_overrides"], REGISTRY)
+PREPARATION_TABLES += expand("results/split/{dataset}/report.json", dataset=DATASETS)
+
+
+def split_files(wildcards):
+    return expand("results/split/{dataset}/{split}.parquet", dataset=wildcards.dataset,
+                  split=["train", "val", *test_splits(wildcards.dataset)])
 
 
 def model_input_sources(wildcards):
@@ -104,7 +143,7 @@ def model_input_sources(wildcards):
 
 
 def test_splits(dataset):
-    return split_names(REGISTRY.dataset(dataset))[2:]
+    return split_names(spec_of(dataset))[2:]
 
 
 def per_seed(pattern, seeds=SEEDS):
@@ -128,16 +167,23 @@ def base_model(name):
     return model_params(name).get("model", name)
 
 
-def train_inputs(wildcards):
-    """Training rows and validation/test matrices; the LOF baseline reads the canonicalization scores."""
-    ds = wildcards.dataset
-    inputs = {"train": f"results/model_input/{ds}/train.parquet"}
-    if base_model(wildcards.model) == "lof":
-        return inputs | {"lof": f"results/lof/{ds}/scores.parquet", "lof_summary": f"results/lof/{ds}/summary.json"}
-    return inputs | {
-        "val": f"results/features/{ds}/val.parquet",
-        "tests": expand("results/features/{dataset}/{split}.parquet", dataset=ds, split=test_splits(ds)),
+def train_inputs(wildcards, seeds=SEEDS):
+    """Per seed: training rows, validation and test matrices of the seed's view; the LOF baseline
+    also reads the canonicalization scores."""
+    views = [view(wildcards.dataset, seed, wildcards.get("family")) for seed in seeds]
+    inputs = {
+        "train": [f"results/model_input/{v}/train.parquet" for v in views],
+        "val": [f"results/features/{v}/val.parquet" for v in views],
+        "tests": [f"results/features/{v}/{split}.parquet" for v in views for split in test_splits(wildcards.dataset)],
     }
+    if base_model(wildcards.model) == "lof":
+        inputs |= {"lof": [f"results/lof/{v}/scores.parquet" for v in views],
+                   "lof_summary": [f"results/lof/{v}/summary.json" for v in views]}
+    return inputs
+
+
+def lofo_train_inputs(wildcards):
+    return train_inputs(wildcards, LOFO_SEEDS)
 
 
 # Cross-dataset pairs whose datasets are both enabled: [train, test], or a mapping that renames the

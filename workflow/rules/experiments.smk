@@ -15,7 +15,7 @@ rule cross_features:
     benchmark:
         "results/benchmarks/cross_features/{train}/{test}/{split}.tsv"
     params:
-        cross=lambda wildcards: CROSS[wildcards.train, wildcards.test],
+        cross=lambda wildcards: CROSS[parse_view(wildcards.train)[0], wildcards.test],
     threads: 1
     resources:
         mem_mb=1500,
@@ -30,9 +30,10 @@ rule cross_evaluate:
     input:
         models=per_seed("results/runs/{train}/{model}/seed{seed}/model"),
         metrics=per_seed("results/runs/{train}/{model}/seed{seed}/metrics.json"),
-        train="results/model_input/{train}/train.parquet",
-        tests=lambda wildcards: expand("results/cross/{train}/{test}/features/{split}.parquet", train=wildcards.train,
-                                       test=wildcards.test, split=test_splits(wildcards.test)),
+        # each seed's model meets the test dataset through its own view's transform
+        train=lambda wildcards: [f"results/model_input/{view(wildcards.train, s)}/train.parquet" for s in SEEDS],
+        tests=lambda wildcards: [f"results/cross/{view(wildcards.train, s)}/{wildcards.test}/features/{split}.parquet"
+                                 for s in SEEDS for split in test_splits(wildcards.test)],
     output:
         scores=per_seed("results/cross/{train}/{test}/runs/{model}/seed{seed}/scores.parquet"),
         metrics=per_seed("results/cross/{train}/{test}/runs/{model}/seed{seed}/metrics.json"),
@@ -55,7 +56,7 @@ rule cross_evaluate:
 
 rule train_lofo:
     input:
-        unpack(train_inputs),
+        unpack(lofo_train_inputs),
     output:
         **run_outputs("results/lofo/{dataset}/{model}/{family}", LOFO_SEEDS),
     log:

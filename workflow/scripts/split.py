@@ -6,14 +6,17 @@ import pandas as pd
 
 from iotad.io import write_parquet
 from iotad.smk import job, registry
-from iotad.split import split_dataset
+from iotad.split import split_dataset, split_kind
 
 with job(snakemake, "split") as log:
-    spec = registry(snakemake).dataset(snakemake.wildcards.dataset)
+    view = snakemake.params.view  # the dataset, its split draw's seed and a held-out family (leave-one-family-out)
+    spec = registry(snakemake).dataset(view["dataset"])
     cfg = snakemake.params.split
     parts = {Path(p).stem: pd.read_parquet(p) for p in snakemake.input}
-    splits = split_dataset(parts, spec, seed=cfg["seed"], val_size=cfg["validation_size"], test_size=cfg["test_size"])
+    splits = split_dataset(parts, spec, seed=view["seed"], val_size=cfg["validation_size"], test_size=cfg["test_size"],
+                           exclude_family=view["exclude_family"], group_duplicates=cfg["group_duplicates"],
+                           kind=split_kind(spec, cfg["kind_overrides"]))
     chosen = splits[snakemake.wildcards.split]
-    write_parquet(chosen, snakemake.output[0], {"seed": cfg["seed"], "sizes": {k: len(v) for k, v in splits.items()}})
+    write_parquet(chosen, snakemake.output[0], {"seed": view["seed"], "sizes": {k: len(v) for k, v in splits.items()}})
     log.info("%s/%s: %d rows (%s)", spec.name, snakemake.wildcards.split, len(chosen),
              ", ".join(f"{k} {len(v)}" for k, v in splits.items()))

@@ -1,6 +1,8 @@
-"""One (dataset, model) job: for each seed, train, threshold on validation, score every test split."""
+"""One (dataset, model) job: for each seed, train, threshold on validation, score every test split.
+Each seed reads its own view's matrices (its split draw; leave-one-family-out: without the family)."""
 
 import json
+from functools import cache
 
 import pandas as pd
 
@@ -12,23 +14,26 @@ from iotad.smk import job
 
 with job(snakemake, "train") as log:
     wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
-    is_lof = snakemake.params.model.get("model", wc.model) == "lof"
-    if not is_lof:
-        columns = snakemake.params.model.get("feature_columns")
-        train, val = Matrix.read(inp.train, columns), Matrix.read(inp.val, columns)
-        tests = {split: Matrix.read(path, columns) for split, path in zip(snakemake.params.tests, inp.tests)}
+    splits = snakemake.params.tests
+    columns = snakemake.params.model.get("feature_columns")
+    read = cache(lambda path: Matrix.read(path, columns))  # seeds sharing a view share its matrices
+    family = wc.get("family")
     for i, seed in enumerate(snakemake.params.seeds):
-        if is_lof:  # the canonicalization stage's scores: the same for every seed
-            summary = json.loads(open(inp.lof_summary).read())
-            train_labels = pd.read_parquet(inp.train, columns=["label"])["label"].astype(str)
-            result = precomputed_lof_job(pd.read_parquet(inp.lof), summary, train_labels, snakemake.params.tests)
+        train, val = read(inp.train[i]), read(inp.val[i])
+        tests = {split: read(inp.tests[i * len(splits) + j]) for j, split in enumerate(splits)}
+        context = f"{wc.dataset}/{wc.model}/seed{seed}: "
+        if "lof" in inp.keys():  # the canonicalization stage's scores of this seed's view
+            summary = json.loads(open(inp.lof_summary[i]).read())
+            result = precomputed_lof_job(pd.read_parquet(inp.lof[i]), summary, train, tests, log, context)
             result.metrics.update(model=wc.model, seed=seed)
         else:
             log.info("%s on %s, seed %s: %d training rows, %d features; tests %s", wc.model, wc.dataset, seed,
                      len(train.rows), train.X.shape[1], {k: len(v.rows) for k, v in tests.items()})
             result = run_job(wc.model, snakemake.params.model, seed=seed, threads=snakemake.threads, train=train,
-                             val=val, tests=tests, exclude_family=wc.get("family"), log=log)
-        result.metrics["dataset"] = wc.dataset
+                             val=val, tests=tests, exclude_family=family, log=log, dataset=wc.dataset)
+        result.metrics.update(dataset=wc.dataset, split_view=inp.train[i].split("/")[-2])
+        if family:
+            result.metrics["excluded_family"] = family
         with atomic_dir(out.model[i]) as directory:
             save_detectors(result.detectors, directory)
         write_parquet(result.scores, out.scores[i])

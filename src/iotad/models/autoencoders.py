@@ -51,7 +51,7 @@ class AutoencoderDetector:
     epochs: int = 50
     batch_size: int = 256
     learning_rate: float = 1e-3
-    patience: int = 5
+    patience: int | None = 5  # None: no early stopping (train every epoch, keep the last weights)
     threshold_rule: str = "percentile"
     percentile: float = 99.0
     threshold_value: float | None = None
@@ -62,8 +62,6 @@ class AutoencoderDetector:
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on the normal rows of X (all rows when y is None); early stopping and the threshold
         use the validation split only."""
-        import keras
-
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown autoencoder {self.variant!r}; choose one of {sorted(VARIANTS)}")
         keras_setup.configure(self.seed, self.threads)
@@ -75,25 +73,28 @@ class AutoencoderDetector:
             val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
             val_normal = X_val[~val_attack]
         self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **self.layer_options)
-        callbacks = []
-        if val_normal is not None and len(val_normal):
-            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
-                                                           restore_best_weights=True))
+        validate = val_normal is not None and len(val_normal) > 0
         start = time.perf_counter()
         history = self.model_.fit(
             normal, normal, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0,
-            validation_data=(val_normal, val_normal) if callbacks else None, callbacks=callbacks,
+            validation_data=(val_normal, val_normal) if validate else None,
+            callbacks=keras_setup.early_stopping(self.patience) if validate else [],
             validation_batch_size=8192,  # forward passes only: large batches (same mean loss), fewer steps
         )
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.n_params_ = int(self.model_.count_params())
+        # The final model's plain reconstruction error on its training normals (no dropout, no
+        # penalty); the history's last loss is the notebook's threshold (dropout and penalties in).
+        self.train_mse_ = float(np.mean(self.score_samples(normal)))
+        last_loss = self.history_["loss"][-1]
+        self.alternative_thresholds_ = {} if self.threshold_rule == "last_loss" else {"last_loss": last_loss}
         self.threshold_ = choose_threshold(
             self.threshold_rule,
             val_scores=self.score_samples(X_val) if X_val is not None else None,
             val_is_attack=val_attack if X_val is not None else None,
             percentile=self.percentile, value=self.threshold_value,
-            last_training_loss=self.history_["loss"][-1],
+            last_training_loss=last_loss,
         )
         return self
 

@@ -58,7 +58,7 @@ class CnnLstmDetector:
     epochs: int = 20
     batch_size: int = 256
     learning_rate: float = 1e-3
-    patience: int = 3
+    patience: int | None = 3  # None: no early stopping
     conv_filters: int = 32
     kernel_size: int = 3
     pool_size: int = 2
@@ -74,8 +74,6 @@ class CnnLstmDetector:
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on all rows of X with their family names y; early stopping (and a 'percentile' or
         'best_f1' threshold) use the validation split only."""
-        import keras
-
         if self.threshold_rule == "last_loss":
             raise ValueError("threshold rule 'last_loss' does not apply to CnnLstmDetector: its training loss is "
                              "a cross-entropy, not a score; use 'fixed', 'percentile' or 'best_f1'")
@@ -107,10 +105,7 @@ class CnnLstmDetector:
             pool_size=self.pool_size, lstm_units=self.lstm_units, dense_units=self.dense_units,
             dropout=self.dropout, learning_rate=self.learning_rate,
         )
-        callbacks = []
-        if validation is not None:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
-                                                           restore_best_weights=True))
+        callbacks = keras_setup.early_stopping(self.patience) if validation is not None else []
         start = time.perf_counter()
         history = self.model_.fit(
             X, codes, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0,

@@ -27,6 +27,17 @@ def configure(seed: int, threads: int | None = None) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def early_stopping(patience: int | None) -> list:
+    """The EarlyStopping callback (best validation weights restored), or none when ``patience`` is None:
+    the papers' fixed epoch budgets keep the last epoch's weights, so no checkpoint is chosen on
+    validation data. A large patience is not the same: Keras would still restore the best epoch."""
+    if patience is None:
+        return []
+    import keras
+
+    return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+
+
 def predict_in_chunks(model, X, chunk_rows: int = 32768):
     """``model`` applied to ``X`` in large chunks through ``predict_on_batch``: ``model.predict``'s
     data pipeline costs more than these small networks (measured on 125,973 x 122 rows, deep_ae:

@@ -99,7 +99,7 @@ class LatentEncoder:
     epochs: int = 100
     batch_size: int = 100
     learning_rate: float = 1e-3
-    patience: int = 5
+    patience: int | None = 5  # None: no early stopping (Vu et al. train 100 epochs)
     hidden: tuple = (85, 30)
     code: int = 15
     noise_sigma: float = 0.0025
@@ -114,8 +114,6 @@ class LatentEncoder:
         return {"reconstruction": X, "latent": np.repeat(centre[:, None], self.code, axis=1)}
 
     def fit(self, X, y, X_val=None, y_val=None):
-        import keras
-
         if self.representation not in REPRESENTATIONS:
             raise ValueError(f"unknown representation {self.representation!r}; choose one of {sorted(REPRESENTATIONS)}")
         X = np.asarray(X, dtype="float32")
@@ -134,8 +132,7 @@ class LatentEncoder:
             if X_val is not None and len(X_val):
                 X_val = np.asarray(X_val, dtype="float32")
                 validation = (X_val, self._targets(X_val, y_val))
-                callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
-                                                               restore_best_weights=True))
+                callbacks = keras_setup.early_stopping(self.patience)
             history = self.model_.fit(X, self._targets(X, y), epochs=self.epochs, batch_size=self.batch_size,
                                       shuffle=True, verbose=0, validation_data=validation, callbacks=callbacks,
                                       validation_batch_size=8192)
