@@ -23,6 +23,28 @@ rule split:
         "../scripts/split.py"
 
 
+# Per split: rows, attacks, families and how many rows repeat a training feature vector.
+rule split_report:
+    input:
+        split_files,
+    output:
+        "results/split/{dataset}/report.json",
+    log:
+        "results/logs/split_report/{dataset}.log",
+    benchmark:
+        "results/benchmarks/split_report/{dataset}.tsv"
+    params:
+        split=config["split"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/split_report.py"
+
+
 rule fit_transform:
     input:
         "results/split/{dataset}/train.parquet",
