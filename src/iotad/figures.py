@@ -74,14 +74,26 @@ def curves_figure(scores: pd.DataFrame, title: str, png, svg) -> None:
     save_figure(fig, png, svg)
 
 
-def rank_figure(average: pd.DataFrame, metric: str, png, svg) -> None:
-    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(average), 4) + 1))
-    if average.empty:
-        no_data(ax, "needs the same detectors on at least two datasets")
+def rank_figure(average: pd.DataFrame, tests: dict, nemenyi: pd.DataFrame, metric: str, png, svg):
+    """Demšar's critical-difference diagram (scikit-posthocs): average ranks on one axis, detectors
+    whose Nemenyi test does not separate them joined by a bar, the critical difference drawn above,
+    and the verdict of ``report.rank_tests`` (including "too few blocks") as the title."""
+    import textwrap
+
+    import scikit_posthocs
+
+    fig, ax = plt.subplots(figsize=(10, 0.28 * max(len(average), 4) + 2.5))
+    if average.empty or nemenyi.isna().all().all():
+        no_data(ax, f"needs {metric} of at least 3 detectors on at least 2 datasets")
     else:
-        sns.barplot(average, x="average_rank", y="detector", color="steelblue", ax=ax)
-        ax.set(xlabel=f"average rank by {metric} (1 = best)", ylabel="")
+        ranks = average.set_index("detector")["average_rank"]
+        cd = tests["critical_difference"] if np.isfinite(tests["critical_difference"]) else None
+        scikit_posthocs.critical_difference_diagram(ranks, nemenyi, cd=cd, alpha=tests["alpha"], ax=ax,
+                                                    label_props={"fontsize": 7})
+        ax.set_xlabel(f"average rank by {metric} (1 = best)")
+    fig.suptitle("\n".join(textwrap.wrap(tests["verdict"], 110)), fontsize=8)
     save_figure(fig, png, svg)
+    return fig
 
 
 def heatmap_figure(table: pd.DataFrame, index: str, label: str, png, svg) -> None:
@@ -98,9 +110,10 @@ def heatmap_figure(table: pd.DataFrame, index: str, label: str, png, svg) -> Non
     save_figure(fig, png, svg)
 
 
-def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg) -> None:
-    """One panel per (dataset, model, hyperparameter): ``metric`` against the swept value, one line
-    per detector, mean over seeds with a ± std band."""
+def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg):
+    """One panel per (dataset, model, hyperparameter): ``metric`` against the swept value (in config
+    order), one line per detector, mean over seeds with a ± std band. A value where the metric is
+    undefined in every seed is a gap in the line (seaborn would join its neighbours across it)."""
     from .report import sweep_rows
 
     rows = sweep_rows(tidy, metric, split)
@@ -108,13 +121,35 @@ def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg) -> 
         fig, ax = plt.subplots(figsize=(6, 3))
         no_data(ax, "no robustness sweeps in this config")
         save_figure(fig, png, svg)
-        return
+        return fig
     rows = rows.assign(panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["setting"])
-    grid = sns.relplot(rows, x="setting_value", y="value", hue="detector", col="panel", col_wrap=3, kind="line",
-                       errorbar="sd", marker="o", height=3, aspect=1.3, facet_kws={"sharex": False})
-    grid.set_axis_labels("value", metric)
-    grid.set_titles("{col_name}", size=8)
-    save_figure(grid.figure, png, svg)
+    panels = list(dict.fromkeys(rows["panel"]))
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3 * nrows), squeeze=False)
+    detectors = sorted(rows["detector"].unique())
+    colors = dict(zip(detectors, sns.color_palette("husl", len(detectors))))
+    for ax, panel in zip(axes.flat, panels):
+        data = rows[rows["panel"] == panel]
+        values = list(dict.fromkeys(data["setting_value"]))
+        for detector, line in data.groupby("detector", sort=True):
+            stats_ = line.groupby("setting_value", sort=False)["value"].agg(["mean", "std"]).reindex(values)
+            x = np.arange(len(values))
+            mean, std = stats_["mean"].to_numpy(float), stats_["std"].to_numpy(float)
+            ax.plot(x, mean, marker="o", color=colors[detector], label=detector)  # NaN breaks the line
+            ax.fill_between(x, mean - std, mean + std, color=colors[detector], alpha=0.2, linewidth=0)
+            # a point between gaps has no band: its ± as an error bar
+            ax.errorbar(x, mean, yerr=std, fmt="none", ecolor=colors[detector], alpha=0.5, capsize=2)
+        ax.set_xticks(np.arange(len(values)), values)
+        ax.set_title(panel, fontsize=8)
+        ax.set(xlabel="value", ylabel=metric)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_axis_off()
+    legend = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(legend.values(), legend.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, png, svg)
+    return fig
 
 
 def preparation_sweep_figure(table: pd.DataFrame, png, svg) -> None:

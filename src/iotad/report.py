@@ -8,21 +8,35 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scikit_posthocs
 from scipy import stats
 
 from .io import atomic_path
 
 HEADLINE = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "hard_auc", "false_alarm_rate"]
+# The same metrics on novel test rows (feature vector absent from training); no hard-prediction AUC.
+NOVEL = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "auprc_baseline", "false_alarm_rate"]
+# Summary columns: AUPRC beside its no-skill baseline (the split's attack share), the train/test
+# overlap, then the headline metrics on novel rows.
+SUMMARY = (HEADLINE[:6] + ["auprc_baseline"] + HEADLINE[6:] + ["overlap_share"] + [f"novel.{m}" for m in NOVEL])
 SEED_PAPER_MODELS = ["denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae", "cnn_lstm"]
+SEED_PAPER_METRICS = ["threshold", "accuracy", "precision", "recall", "f1", "false_alarm_rate"]
 
 
-def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False) -> list[Path]:
-    """CSV, Markdown and LaTeX versions of one table."""
+def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False, note: str | None = None) -> list[Path]:
+    """CSV, Markdown and LaTeX versions of one table; an undefined value (NaN or "") is an empty cell
+    in all three. ``note`` (e.g. what a ± covers) heads the Markdown table and is a comment in LaTeX;
+    the CSV stays plain so that it reads back as a table."""
     stem = Path(stem)
     written = []
+    # tabulate prints a float NaN as "nan" whatever missingval says; None is what it leaves empty
+    shown = table.astype(object).where(table.notna(), None)
+    head = f"{note}\n\n" if note else ""
+    comment = "".join(f"% {line}\n" for line in note.splitlines()) if note else ""
     for ext, render in (("csv", lambda: table.to_csv(index=index)),
-                        ("md", lambda: table.to_markdown(index=index, floatfmt=".4f") + "\n"),
-                        ("tex", lambda: table.to_latex(index=index, float_format="%.4f", escape=True))):
+                        ("md", lambda: head + shown.to_markdown(index=index, floatfmt=".4f", missingval="") + "\n"),
+                        ("tex", lambda: comment + table.to_latex(index=index, float_format="%.4f", escape=True,
+                                                                 na_rep=""))):
         path = stem.with_suffix(f".{ext}")
         with atomic_path(path) as tmp:
             tmp.write_text(render())
@@ -31,39 +45,112 @@ def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False) -> l
 
 
 def mean_std(tidy: pd.DataFrame, keys: list[str], sort: bool = True) -> pd.DataFrame:
-    """Mean, standard deviation (ddof 1; NaN for one seed) and seed count of ``value`` per ``keys``."""
+    """Mean, standard deviation (ddof 1; NaN for one seed) and count of the seeds where ``value`` is
+    defined, and ``runs``, every seed's row, per ``keys``."""
     grouped = tidy.groupby(keys, observed=True, dropna=False, sort=sort)["value"]
-    return grouped.agg(mean="mean", std="std", seeds="count").reset_index()
+    return grouped.agg(mean="mean", std="std", seeds="count", runs="size").reset_index()
 
 
-def _fmt(mean: float, std: float) -> str:
+def _fmt(mean: float, std: float, seeds: int | None = None, runs: int | None = None) -> str:
+    """mean ± std; empty where the metric is undefined in every seed (never 0, never "n/a"), and
+    naming the seeds it rests on where it is undefined in some."""
     if np.isnan(mean):
-        return "n/a"
-    return f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} ± {std:.4f}"
+        return ""
+    cell = f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} ± {std:.4f}"
+    return cell + (f" ({seeds} of {runs} seeds)" if runs and seeds < runs else "")
+
+
+def _count(mean: float, std: float) -> str:
+    if np.isnan(mean):
+        return ""
+    return f"{mean:.0f}" if np.isnan(std) or std == 0 else f"{mean:.1f} ± {std:.1f}"
+
+
+def _cells(stats_: pd.DataFrame) -> list[str]:
+    return [_fmt(*row) for row in stats_[["mean", "std", "seeds", "runs"]].itertuples(index=False)]
 
 
 def summary_table(tidy: pd.DataFrame, split_kind: str = "test") -> pd.DataFrame:
-    """Per (dataset, test split, detector): every headline metric as mean ± std over seeds."""
-    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["metric"].isin(HEADLINE)
+    """Per (dataset, test split, detector): every headline metric as mean ± std over seeds, AUPRC
+    beside its no-skill baseline, the share of test rows repeating a training feature vector and the
+    headline metrics on the novel rows; ``seeds`` counts the seeds run."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["metric"].isin(SUMMARY)
                 & tidy["split"].str.startswith(split_kind)]
     stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
-    stats_["cell"] = [_fmt(m, s) for m, s in zip(stats_["mean"], stats_["std"])]
+    stats_["cell"] = _cells(stats_)
     wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
-    seeds = stats_.groupby(["train_dataset", "split", "detector"])["seeds"].max()
-    wide = wide.reindex(columns=[m for m in HEADLINE if m in wide.columns]).assign(seeds=seeds)
+    seeds = stats_.groupby(["train_dataset", "split", "detector"])["runs"].max()
+    wide = wide.reindex(columns=[m for m in SUMMARY if m in wide.columns]).assign(seeds=seeds)
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
+def novel_rows_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Does a detector find what it has not memorised? Per (dataset, test split, detector): test rows
+    whose feature vector occurs in training (count, share), the novel rows' count, each headline
+    metric on all rows beside the novel rows (mean ± std over seeds) and the AUROC change novel - all
+    (mean over seeds of the paired difference)."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["split"].str.startswith("test")]
+    keys = ["train_dataset", "split", "detector"]
+    counts = ["overlap_records", "novel.records", "novel.attacks"]
+    stats_ = mean_std(rows[rows["metric"].isin(counts + ["overlap_share"] + NOVEL + [f"novel.{m}" for m in NOVEL])],
+                      keys + ["metric"])
+    if stats_.empty:
+        return pd.DataFrame(columns=["dataset", "split", "detector"])
+    stats_["cell"] = [_count(m, s) if metric in counts else cell for m, s, metric, cell
+                      in zip(stats_["mean"], stats_["std"], stats_["metric"], _cells(stats_))]
+    wide = stats_.pivot(index=keys, columns="metric", values="cell")
+    columns = {"overlap_records": "overlap_records", "overlap_share": "overlap_share",
+               "novel.records": "novel_records", "novel.attacks": "novel_attacks"}
+    for m in NOVEL:
+        columns |= {m: f"{m} (all)", f"novel.{m}": f"{m} (novel)"}
+    table = wide.reindex(columns=list(columns)).rename(columns=columns)
+    paired = rows[rows["metric"].isin(["auroc", "novel.auroc"])].pivot_table(
+        index=keys + ["seed"], columns="metric", values="value", aggfunc="first", dropna=False)
+    if {"auroc", "novel.auroc"} <= set(paired.columns):
+        table["auroc change"] = (paired["novel.auroc"] - paired["auroc"]).groupby(level=keys).mean()
+    table = table[table.notna().any(axis=1) & (table != "").any(axis=1)]
+    return table.reset_index().rename(columns={"train_dataset": "dataset"})
+
+
 def seed_paper_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """The seed paper's table: accuracy, precision, recall, F1 and detection rate per family
-    (mean over seeds) of its autoencoders and CNN-LSTM, per dataset and test split."""
-    rows = tidy[(tidy["experiment"] == "grid") & tidy["base_model"].isin(SEED_PAPER_MODELS) & tidy["split"].str.startswith("test")]
-    overall = rows[(rows["group"] == "") & rows["metric"].isin(["accuracy", "precision", "recall", "f1"])]
-    families = rows[rows["metric"] == "detection_rate"].assign(metric=lambda f: "DR " + f["group"])
-    both = pd.concat([overall, families])
-    table = both.groupby(["train_dataset", "split", "detector", "metric"], observed=True)["value"].mean().unstack("metric")
-    order = ["accuracy", "precision", "recall", "f1"] + sorted(c for c in table.columns if c.startswith("DR "))
+    """The seed paper's table: threshold, accuracy, precision, recall, F1, false-alarm rate and
+    detection rate per family (mean over seeds) of its autoencoders and CNN-LSTM, per dataset and test
+    split, at the configured threshold rule and, from the same runs, at the public notebook's rule
+    (``last_loss``: the last epoch's training loss); ``train_mse`` is the final autoencoder's plain
+    reconstruction MSE on its training normals, beside the notebook's threshold."""
+    rows = tidy[(tidy["experiment"] == "grid") & tidy["base_model"].isin(SEED_PAPER_MODELS)]
+    keys = ["train_dataset", "split", "detector", "threshold_rule", "metric"]
+    tests = rows[rows["split"].str.startswith("test")]
+    rule = np.where(tests["metric"].str.startswith("last_loss."), "last_loss", "configured")
+    tests = tests.assign(threshold_rule=rule, metric=tests["metric"].str.removeprefix("last_loss."))
+    overall = tests[(tests["group"] == "") & tests["metric"].isin(SEED_PAPER_METRICS)]
+    families = tests[tests["metric"] == "detection_rate"].assign(metric=lambda f: "DR " + f["group"])
+    table = pd.concat([overall, families]).groupby(keys, observed=True)["value"].mean().unstack("metric")
+    # The configured threshold is a fit figure (split "train"): the same for every test split.
+    fitted = rows[(rows["split"] == "train") & (rows["group"] == "")]
+    fitted = fitted.groupby(["train_dataset", "detector", "metric"], observed=True)["value"].mean().unstack("metric")
+    if len(table) and len(fitted):
+        index = table.index.to_frame(index=False)
+        joined = index.merge(fitted.reset_index(), how="left", on=["train_dataset", "detector"])
+        configured = (index["threshold_rule"] == "configured").to_numpy()
+        if "threshold" in joined:
+            table["threshold"] = np.where(configured, joined["threshold"], table.get("threshold", np.nan))
+        if "train_mse" in joined:
+            table["train_mse"] = joined["train_mse"].to_numpy()
+    dr = sorted(c for c in table.columns if c.startswith("DR "))
+    order = SEED_PAPER_METRICS + (["train_mse"] if "train_mse" in table.columns else []) + dr
     return table.reindex(columns=order).reset_index().rename(columns={"train_dataset": "dataset"})
+
+
+def variance_note(datasets, resampled) -> str:
+    """What a ± over seeds covers in a table holding ``datasets``: model initialisation always, and
+    the split draw for datasets that draw their split per seed (``split.resample_per_seed``)."""
+    drawn = [d for d in sorted(set(datasets)) if d in set(resampled)]
+    head = "± = standard deviation over seeds (ddof 1): each seed re-initialises and retrains the model"
+    if not drawn:
+        return f"{head}; the splits are fixed, so it covers model initialisation only."
+    return (f"{head}; it covers model initialisation, and for {', '.join(drawn)} also the split draw "
+            "(each seed draws its own train/validation/test split); elsewhere the official split is fixed.")
 
 
 def vu_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
@@ -71,7 +158,7 @@ def vu_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
     rows = tidy[(tidy["experiment"] == "grid") & (tidy["classifier"] != "") & (tidy["metric"] == metric)
                 & (tidy["group"] == "") & tidy["split"].str.startswith("test")]
     stats_ = mean_std(rows, ["train_dataset", "split", "classifier", "representation"])
-    stats_["cell"] = [_fmt(m, s) for m, s in zip(stats_["mean"], stats_["std"])]
+    stats_["cell"] = _cells(stats_)
     table = stats_.pivot(index=["train_dataset", "split", "classifier"], columns="representation", values="cell")
     order = [r for r in ("raw", "ae", "dae", "vae", "mae", "mdae", "mvae") if r in table.columns]
     return table.reindex(columns=order + [c for c in table.columns if c not in order]).reset_index().rename(
@@ -84,11 +171,13 @@ def unknown_attack_table(tidy: pd.DataFrame) -> pd.DataFrame:
     metrics = ["unseen_attack_records", "unseen_attack_detection_rate", "seen_attack_detection_rate", "false_alarm_rate"]
     rows = tidy[(tidy["experiment"] == "grid") & tidy["metric"].isin(metrics) & (tidy["group"] == "")]
     stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
-    stats_["cell"] = [f"{m:.0f}" if metric == "unseen_attack_records" else _fmt(m, s)
-                      for m, s, metric in zip(stats_["mean"], stats_["std"], stats_["metric"])]
+    stats_["cell"] = [_count(m, s) if metric == "unseen_attack_records" else cell
+                      for m, s, metric, cell in zip(stats_["mean"], stats_["std"], stats_["metric"], _cells(stats_))]
     wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
     wide = wide.reindex(columns=metrics)
-    wide = wide[pd.to_numeric(wide["unseen_attack_records"], errors="coerce") > 0]
+    # on the numbers, not the cells: a count that varies with the split draw is shown as mean ± std
+    unseen = stats_[stats_["metric"] == "unseen_attack_records"].set_index(["train_dataset", "split", "detector"])["mean"]
+    wide = wide[unseen.reindex(wide.index).fillna(0).to_numpy() > 0]
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
@@ -119,7 +208,7 @@ def robustness_table(tidy: pd.DataFrame, metric: str = "auroc", split: str = "te
     value and detector, values in the order the config lists them."""
     rows = sweep_rows(tidy, metric, split)
     table = mean_std(rows, ["train_dataset", "base_model", "setting", "setting_value", "detector"], sort=False)
-    return table.rename(columns={"train_dataset": "dataset", "base_model": "model", "setting": "parameter",
+    return table.drop(columns="runs").rename(columns={"train_dataset": "dataset", "base_model": "model", "setting": "parameter",
                                  "setting_value": "value", "mean": metric, "std": f"{metric}_std"})
 
 
@@ -147,40 +236,90 @@ def lofo_table(tidy: pd.DataFrame) -> pd.DataFrame:
     if held.empty:
         return pd.DataFrame(columns=["dataset", "detector", "family", "held_out", "trained_on_all"])
     rates = mean_std(held, ["train_dataset", "detector", "group"])
-    rates["held_out"] = [_fmt(m, s) for m, s in zip(rates["mean"], rates["std"])]
+    rates["held_out"] = _cells(rates)
     grid = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == "detection_rate") & (tidy["split"] == "test")]
     grid = grid[grid["seed"].isin(held["seed"].unique())]  # the seeds held out runs trained: a paired comparison
     seen = mean_std(grid, ["train_dataset", "detector", "group"])
-    seen["trained_on_all"] = [_fmt(m, s) for m, s in zip(seen["mean"], seen["std"])]
+    seen["trained_on_all"] = _cells(seen)
     table = rates.merge(seen[["train_dataset", "detector", "group", "trained_on_all"]], how="left",
                         on=["train_dataset", "detector", "group"])
     return table[["train_dataset", "detector", "group", "held_out", "trained_on_all"]].rename(
         columns={"train_dataset": "dataset", "group": "family"})
 
 
-def rank_tests(tidy: pd.DataFrame, metric: str = "auroc") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """Average ranks of the detectors over (dataset, test split) blocks (rank 1 = best ``metric``,
-    mean over seeds), Friedman's test over the blocks, and pairwise Wilcoxon signed-rank tests with
-    Benjamini-Hochberg adjusted p-values. Only detectors with a value in every block take part."""
+def primary_split(splits) -> str:
+    """A dataset's primary test split when the workflow does not name it: ``test`` (KDDTest+, not
+    its subset KDDTest-21), else the first in name order."""
+    splits = sorted(set(splits))
+    return "test" if "test" in splits else splits[0]
+
+
+def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[str, str] | None = None,
+               alpha: float = 0.05) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Demšar (2006) on independent blocks: one block per dataset, its primary test split (the
+    workflow's first test split; other test splits, such as KDDTest-21 inside KDDTest+, share records
+    with it). Average ranks (1 = best ``metric``, mean over seeds), Friedman's test and the Nemenyi
+    post-hoc test (scikit-posthocs) with its critical difference. Only detectors with a value in every
+    block take part (the rest are listed as excluded); a block where the metric is undefined for every
+    detector (e.g. AUROC on a split without attacks) is dropped.
+
+    Whether the tests *could* reject anything at this number of blocks is checked, not assumed: the
+    smallest p-value each test can give is its p-value on perfectly concordant rankings (every block
+    ranks the detectors alike) with the same numbers of blocks and detectors; when that is not below
+    ``alpha`` there are too few blocks and the ranks are descriptive only."""
     rows = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
-                & tidy["split"].str.startswith("test")]
-    scores = rows.groupby(["train_dataset", "split", "detector"])["value"].mean().unstack("detector")
-    scores = scores.dropna(axis=0, how="all").dropna(axis=1)  # splits with one class only have no AUROC
+                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")]
+    primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
+    rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
+    scores = rows.groupby(["train_dataset", "detector"])["value"].mean().unstack("detector")
+    scores = scores.dropna(axis=0, how="all")
+    excluded = sorted(scores.columns[scores.isna().any()])
+    scores = scores.drop(columns=excluded)
+    n, k = scores.shape
     ranks = scores.rank(axis=1, ascending=False)
     average = ranks.mean().sort_values().rename("average_rank").reset_index()
     average["mean_" + metric] = average["detector"].map(scores.mean())
-    friedman = {"blocks": int(len(scores)), "detectors": int(scores.shape[1]), "statistic": float("nan"), "p_value": float("nan")}
-    pairs = []
-    if len(scores) >= 2 and scores.shape[1] >= 3:
-        result = stats.friedmanchisquare(*[scores[c].to_numpy() for c in scores.columns])
-        friedman.update(statistic=float(result.statistic), p_value=float(result.pvalue))
-        columns = list(average["detector"])
-        for i, a in enumerate(columns):
-            for b in columns[i + 1:]:
-                diff = scores[a] - scores[b]
-                p = float(stats.wilcoxon(scores[a], scores[b]).pvalue) if (diff != 0).any() else 1.0
-                pairs.append({"detector_a": a, "detector_b": b, "mean_difference": float(diff.mean()), "p_value": p})
-    pairwise = pd.DataFrame(pairs, columns=["detector_a", "detector_b", "mean_difference", "p_value"])
-    if len(pairwise):
-        pairwise["p_adjusted_bh"] = stats.false_discovery_control(pairwise["p_value"].to_numpy())
-    return average, friedman, pairwise
+    result = {"blocks": int(n), "detectors": int(k), "block_splits": {d: primary[d] for d in scores.index},
+              "excluded_detectors": excluded, "alpha": alpha, "statistic": float("nan"), "p_value": float("nan"),
+              "posthoc": "nemenyi", "critical_difference": float("nan"),
+              "friedman_min_p_value": float("nan"), "friedman_can_reject": False,
+              "posthoc_min_p_value": float("nan"), "posthoc_can_reject": False,
+              # Demšar 2006, sec. 3.2.2: the chi-square approximation of Friedman's statistic wants N > 10, k > 5
+              "chi2_approximation_reliable": bool(n > 10 and k > 5)}
+    order = list(average["detector"])
+    nemenyi = pd.DataFrame(index=order, columns=order, dtype=float)
+    if n >= 2 and k >= 3:
+        friedman = stats.friedmanchisquare(*[scores[c].to_numpy() for c in scores.columns])
+        result.update(statistic=float(friedman.statistic), p_value=float(friedman.pvalue))
+        nemenyi = scikit_posthocs.posthoc_nemenyi_friedman(scores.reset_index(drop=True)).loc[order, order]
+        concordant = pd.DataFrame(np.tile(np.arange(k, dtype=float), (n, 1)))
+        best_friedman = float(stats.friedmanchisquare(*concordant.T.to_numpy()).pvalue)
+        best_posthoc = float(scikit_posthocs.posthoc_nemenyi_friedman(concordant).to_numpy().min())
+        # Nemenyi's critical difference (Demšar's eq.): the studentized range quantile, scaled to ranks
+        q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2)
+        result.update(critical_difference=float(q * np.sqrt(k * (k + 1) / (6 * n))),
+                      friedman_min_p_value=best_friedman, friedman_can_reject=best_friedman < alpha,
+                      posthoc_min_p_value=best_posthoc, posthoc_can_reject=best_posthoc < alpha)
+    result["verdict"] = rank_verdict(result, metric)
+    nemenyi.index.name = "detector"
+    return average, result, nemenyi
+
+
+def rank_verdict(result: dict, metric: str) -> str:
+    """One plain sentence on what the rank tests can and do say."""
+    n, k, alpha = result["blocks"], result["detectors"], result["alpha"]
+    head = f"Average ranks by {metric} over {n} blocks (one per dataset, its primary test split) and {k} detectors"
+    if n < 2 or k < 3:
+        return f"{head}: too few blocks or detectors for Friedman's test (needs 2 blocks and 3 detectors)."
+    if not result["friedman_can_reject"]:
+        return (f"{head}: too few blocks for any test to reject: even identical rankings in every block would give "
+                f"Friedman p = {result['friedman_min_p_value']:.3g} >= alpha {alpha}; the ranks are descriptive only.")
+    found = "rejects" if result["p_value"] < alpha else "does not reject"
+    text = (f"{head}: Friedman p = {result['p_value']:.3g} ({found} equal ranks at alpha {alpha}; "
+            f"smallest attainable p {result['friedman_min_p_value']:.3g}).")
+    if not result["chi2_approximation_reliable"]:
+        text += " Fewer than Demšar's N > 10 blocks and k > 5 detectors: the chi-square p-value is approximate."
+    if not result["posthoc_can_reject"]:
+        return text + (f" Nemenyi: too few blocks to separate any pair (critical difference "
+                       f"{result['critical_difference']:.3g} >= the largest possible rank gap {k - 1}).")
+    return text + f" Nemenyi critical difference {result['critical_difference']:.3g} ranks."

@@ -52,12 +52,12 @@ def test_summary_shows_mean_and_std_over_seeds(tidy):
     assert summary.loc[("a", "pca"), "seeds"] == 2 and summary.loc[("a", "mae:perceptron"), "seeds"] == 1
 
 
-def test_ranks_friedman_and_wilcoxon(tidy):
-    average, friedman, pairwise = report.rank_tests(tidy)
+def test_ranks_friedman_and_nemenyi(tidy):
+    average, friedman, nemenyi = report.rank_tests(tidy)
     assert average.set_index("detector")["average_rank"].to_dict() == {
         "mae:linear_svc": 1.5, "mae:perceptron": 1.5, "lof": 3.0, "pca": 4.0, "deep_ae": 5.0}
     assert friedman["blocks"] == 3 and friedman["detectors"] == 5 and 0 < friedman["p_value"] < 0.05
-    assert len(pairwise) == 10 and (pairwise["p_adjusted_bh"] >= pairwise["p_value"]).all()
+    assert nemenyi.shape == (5, 5) and list(nemenyi.index) == list(average["detector"])
 
 
 def test_tables_and_figures_are_written(tidy, tmp_path):
@@ -75,7 +75,7 @@ def test_tables_and_figures_are_written(tidy, tmp_path):
     scores["prediction"] = (scores["score"] > 0.5).astype("int8")
     figures.curves_figure(scores, "t", tmp_path / "c.png", tmp_path / "c.svg")
     figures.loss_distribution_figure(scores[scores["detector"] == "x"], 0.5, "t", tmp_path / "f.png", tmp_path / "f.svg")
-    figures.rank_figure(report.rank_tests(tidy)[0], "auroc", tmp_path / "r.png", tmp_path / "r.svg")
+    figures.rank_figure(*report.rank_tests(tidy), "auroc", tmp_path / "r.png", tmp_path / "r.svg")
     for name in ("c", "f", "r"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert b"<svg" in (tmp_path / f"{name}.svg").read_bytes()[:500]
@@ -147,3 +147,195 @@ def test_latent_figure_projects_each_representations_codes(tmp_path):
     codes = {"ae": rng.random((300, 15)), "mae": rng.random((300, 15)) + attack[:, None]}
     figures.latent_figure(codes, attack, "t", tmp_path / "l.png", tmp_path / "l.svg", max_points=200)
     assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (tmp_path / "l.svg").read_bytes()[:500]
+
+
+# --- issue 13: undefined metrics, novel rows, the paper's threshold rule, variance notes, statistics
+
+
+def tidy_rows(records):
+    """A tidy table built by hand: records are (dataset, split, detector, seed, metric, value[, group])."""
+    rows = []
+    for dataset, split, detector, seed, metric, value, *group in records:
+        model, _, classifier = detector.partition(":")
+        rows.append({"experiment": "grid", "train_dataset": dataset, "test_dataset": dataset, "model": model,
+                     "base_model": model, "detector": detector, "representation": model, "classifier": classifier,
+                     "setting": "", "setting_value": "", "seed": seed, "split": split, "metric": metric,
+                     "group": group[0] if group else "", "value": value})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def cells(text, header_marker, row_marker, sep):
+    """The cells of the header line and of the first line holding ``row_marker`` in a md/tex table."""
+    lines = text.splitlines()
+    header = next(line for line in lines if header_marker in line)
+    row = next(line for line in lines if row_marker in line)
+    split = (lambda line: [c.strip() for c in line.strip().strip("|").split(sep)]) if sep == "|" else (
+        lambda line: [c.strip() for c in line.replace("\\\\", "").split(sep)])
+    return dict(zip(split(header), split(row)))
+
+
+def test_undefined_metric_is_an_empty_cell_in_csv_md_and_tex(tmp_path):
+    # pca never flags anything on kdd: precision undefined in both seeds; lof's is undefined in one seed.
+    records = []
+    for seed in (0, 1):
+        for detector, precision in (("pca", np.nan), ("lof", 0.5 if seed else np.nan)):
+            records += [("kdd", "test", detector, seed, "precision", precision),
+                        ("kdd", "test", detector, seed, "auroc", 0.7 + 0.1 * seed)]
+    summary = report.summary_table(tidy_rows(records))
+    report.write_table(summary, tmp_path / "s")
+    csv = (tmp_path / "s.csv").read_text()
+    md, tex = (tmp_path / "s.md").read_text(), (tmp_path / "s.tex").read_text()
+    assert "pca" in csv and pd.read_csv(tmp_path / "s.csv").set_index("detector")["precision"].isna()["pca"]
+    assert cells(md, "| dataset", "| pca", "|")["precision"] == ""
+    assert cells(tex, "dataset &", "pca &", "&")["precision"] == ""
+    for text in (csv, md, tex):
+        assert "n/a" not in text and "nan" not in text.lower().replace("novel", "")
+    # Defined for one seed of two: the mean of that seed, saying so.
+    assert cells(md, "| dataset", "| lof", "|")["precision"] == "0.5000 (1 of 2 seeds)"
+
+
+def test_numeric_nan_is_empty_in_markdown_and_latex(tmp_path):
+    table = pd.DataFrame({"detector": ["a", "b"], "accuracy": [0.9, np.nan]})
+    report.write_table(table, tmp_path / "t")
+    assert cells((tmp_path / "t.md").read_text(), "| detector", "| b", "|")["accuracy"] == ""
+    assert cells((tmp_path / "t.tex").read_text(), "detector &", "b &", "&")["accuracy"] == ""
+
+
+def novel_fixture():
+    records = []
+    for seed, (auroc, novel) in enumerate(((0.9, 0.6), (0.8, 0.7))):
+        records += [("kdd", "test", "pca", seed, "auroc", auroc), ("kdd", "test", "pca", seed, "novel.auroc", novel),
+                    ("kdd", "test", "pca", seed, "auprc", 0.95), ("kdd", "test", "pca", seed, "auprc_baseline", 0.8),
+                    ("kdd", "test", "pca", seed, "novel.auprc", np.nan),  # novel rows without normals
+                    ("kdd", "test", "pca", seed, "overlap_records", 60.0),
+                    ("kdd", "test", "pca", seed, "overlap_share", 0.6),
+                    ("kdd", "test", "pca", seed, "novel.records", 40.0)]
+    return tidy_rows(records)
+
+
+def test_summary_shows_auprc_baseline_overlap_and_novel_rows():
+    summary = report.summary_table(novel_fixture())
+    columns = list(summary.columns)
+    assert columns.index("auprc_baseline") == columns.index("auprc") + 1
+    row = summary.iloc[0]
+    assert row["auprc_baseline"] == "0.8000 ± 0.0000" and row["overlap_share"] == "0.6000 ± 0.0000"
+    assert row["novel.auroc"] == f"0.6500 ± {np.std([0.6, 0.7], ddof=1):.4f}" and row["novel.auprc"] == ""
+
+
+def test_novel_rows_table_puts_all_rows_beside_novel_rows(tmp_path):
+    table = report.novel_rows_table(novel_fixture()).set_index(["dataset", "split", "detector"])
+    row = table.loc[("kdd", "test", "pca")]
+    assert row["overlap_records"] == "60" and row["novel_records"] == "40"
+    assert row["auroc (all)"] == f"0.8500 ± {np.std([0.9, 0.8], ddof=1):.4f}"
+    assert row["auroc (novel)"] == f"0.6500 ± {np.std([0.6, 0.7], ddof=1):.4f}"
+    # per-seed change novel - all: -0.3 and -0.1
+    assert row["auroc change"] == pytest.approx(-0.2)
+    report.write_table(table.reset_index(), tmp_path / "n")
+    assert cells((tmp_path / "n.md").read_text(), "| dataset", "| kdd", "|")["auprc (novel)"] == ""
+
+
+def test_seed_paper_table_shows_the_notebooks_threshold_rule_beside_the_configured_one():
+    records = []
+    for seed in (0, 1):
+        records += [("nsl", "test", "deep_ae", seed, "accuracy", 0.72), ("nsl", "test", "deep_ae", seed, "f1", 0.7),
+                    ("nsl", "test", "deep_ae", seed, "detection_rate", 0.6, "dos"),
+                    ("nsl", "test", "deep_ae", seed, "last_loss.accuracy", 0.88 + 0.02 * seed),
+                    ("nsl", "test", "deep_ae", seed, "last_loss.f1", 0.9),
+                    ("nsl", "test", "deep_ae", seed, "last_loss.threshold", 0.01),
+                    ("nsl", "test", "deep_ae", seed, "last_loss.detection_rate", 0.95, "dos"),
+                    ("nsl", "train", "deep_ae", seed, "threshold", 0.05),
+                    ("nsl", "train", "deep_ae", seed, "train_mse", 0.004),
+                    ("nsl", "test", "cnn_lstm", seed, "accuracy", 0.8)]
+    table = report.seed_paper_table(tidy_rows(records)).set_index(["detector", "threshold_rule"])
+    assert table.index.tolist() == [("cnn_lstm", "configured"), ("deep_ae", "configured"), ("deep_ae", "last_loss")]
+    assert table.loc[("deep_ae", "last_loss"), "accuracy"] == pytest.approx(0.89)
+    assert table.loc[("deep_ae", "configured"), "accuracy"] == pytest.approx(0.72)
+    assert table.loc[("deep_ae", "last_loss"), "DR dos"] == pytest.approx(0.95)
+    assert table.loc[("deep_ae", "configured"), "DR dos"] == pytest.approx(0.6)
+    assert table.loc[("deep_ae", "last_loss"), "threshold"] == pytest.approx(0.01)
+    assert table.loc[("deep_ae", "configured"), "threshold"] == pytest.approx(0.05)
+    assert table.loc[("deep_ae", "last_loss"), "train_mse"] == pytest.approx(0.004)
+    assert np.isnan(table.loc[("cnn_lstm", "configured"), "precision"])
+
+
+def test_markdown_tables_say_which_variance_the_plus_minus_covers(tmp_path):
+    note = report.variance_note(["kdd", "unsw"], resampled=["unsw", "iot"])
+    report.write_table(pd.DataFrame({"dataset": ["kdd"], "auroc": ["0.9 ± 0.1"]}), tmp_path / "v", note=note)
+    first = (tmp_path / "v.md").read_text().splitlines()[0]
+    assert "initialisation" in first and "split draw" in first and "unsw" in first
+    assert "iot" not in first  # not in this table
+    assert "initialisation only" in report.variance_note(["kdd"], resampled=["unsw"])
+    assert (tmp_path / "v.tex").read_text().startswith("%")  # a LaTeX comment, the table still compiles
+    assert pd.read_csv(tmp_path / "v.csv").columns.tolist() == ["dataset", "auroc"]
+
+
+def rank_fixture():
+    """AUROC of three detectors; kdd's primary split is ``test``, its ``test21`` subset ranks them the
+    other way round and must not count as a block; ``empty`` has no attacks (AUROC undefined)."""
+    values = {("kdd", "test"): (0.9, 0.8, 0.7), ("kdd", "test21"): (0.7, 0.8, 0.9), ("unsw", "test"): (0.8, 0.6, 0.75),
+              ("iot", "test"): (0.85, 0.9, 0.5), ("empty", "test"): (np.nan, np.nan, np.nan)}
+    records = []
+    for (dataset, split), scores in values.items():
+        for detector, auroc in zip("ABC", scores):
+            for seed, noise in ((0, 0.001), (1, -0.001)):
+                records.append((dataset, split, detector, seed, "auroc", auroc + noise))
+        # E is undefined on unsw only: it cannot take part in a complete block design
+        records.append((dataset, split, "E", 0, "auroc", np.nan if dataset in ("unsw", "empty") else 0.5))
+    return tidy_rows(records)
+
+
+def test_ranks_use_one_block_per_dataset_on_its_primary_split():
+    primary = {"kdd": "test", "unsw": "test", "iot": "test", "empty": "test"}
+    average, friedman, nemenyi = report.rank_tests(rank_fixture(), primary_splits=primary)
+    # ranks per block: kdd A1 B2 C3, unsw A1 C2 B3, iot B1 A2 C3
+    assert average.set_index("detector")["average_rank"].to_dict() == pytest.approx({"A": 4 / 3, "B": 2.0, "C": 8 / 3})
+    assert friedman["blocks"] == 3 and friedman["detectors"] == 3
+    assert friedman["block_splits"] == {"iot": "test", "kdd": "test", "unsw": "test"}
+    assert friedman["excluded_detectors"] == ["E"]
+    # chi2_F = 12N/(k(k+1)) * (sum R_j^2 - k(k+1)^2/4) = 3 * (116/9 - 12) = 8/3; df 2: p = exp(-chi2/2)
+    assert friedman["statistic"] == pytest.approx(8 / 3) and friedman["p_value"] == pytest.approx(np.exp(-4 / 3))
+    # Demšar (2006) Table 5a: q_0.05 = 2.343 for k = 3; CD = q sqrt(k(k+1)/(6N))
+    assert friedman["critical_difference"] == pytest.approx(2.343 * np.sqrt(12 / 18), rel=1e-3)
+    # Perfectly concordant rankings give chi2_F = N(k-1) = 6: p = exp(-3) < 0.05, so 3 blocks can reject.
+    assert friedman["friedman_min_p_value"] == pytest.approx(np.exp(-3)) and friedman["friedman_can_reject"]
+    assert list(nemenyi.index) == ["A", "B", "C"] == list(nemenyi.columns)
+    assert nemenyi.loc["A", "C"] < nemenyi.loc["A", "B"]  # the larger rank difference, the smaller p
+
+
+def test_too_few_blocks_are_stated_in_json_table_and_figure(tmp_path):
+    tidy = rank_fixture()
+    tidy = tidy[tidy["train_dataset"].isin(["kdd", "unsw"])]
+    average, friedman, nemenyi = report.rank_tests(tidy, primary_splits={"kdd": "test", "unsw": "test"})
+    assert friedman["blocks"] == 2
+    # two blocks, three detectors: the smallest chi2_F p-value is exp(-N(k-1)/2) = exp(-2) > 0.05
+    assert friedman["friedman_min_p_value"] == pytest.approx(np.exp(-2))
+    assert not friedman["friedman_can_reject"] and not friedman["posthoc_can_reject"]
+    assert "too few blocks" in friedman["verdict"]
+    report.write_table(average, tmp_path / "r", note=friedman["verdict"])
+    assert "too few blocks" in (tmp_path / "r.md").read_text().splitlines()[0]
+    fig = figures.rank_figure(average, friedman, nemenyi, "auroc", tmp_path / "r.png", tmp_path / "r.svg")
+    texts = " ".join([t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes for t in ax.texts + [ax.title]])
+    assert "too few blocks" in texts
+    markers = [c for ax in fig.axes for c in ax.collections]
+    assert sum(len(c.get_offsets()) for c in markers) == 3  # one rank marker per detector
+
+
+def test_rank_figure_draws_the_critical_difference(tmp_path):
+    average, friedman, nemenyi = report.rank_tests(rank_fixture(), primary_splits={"kdd": "test", "unsw": "test", "iot": "test"})
+    fig = figures.rank_figure(average, friedman, nemenyi, "auroc", tmp_path / "r.png", tmp_path / "r.svg")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(t.startswith("CD = 1.9") for t in texts)
+    assert {"A", "B", "C"} <= {word for t in texts for word in t.replace("(", " ").replace(")", " ").split()}
+
+
+def test_robustness_figure_leaves_a_gap_where_a_metric_is_undefined(tmp_path):
+    records = []
+    for value, auroc in (("1", 0.6), ("2", np.nan), ("3", 0.8)):
+        for seed in (0, 1):
+            records.append(("a", "test", "mae", seed, "auroc", auroc))
+    tidy = tidy_rows(records)
+    tidy = tidy.assign(experiment="sweep", setting="code", setting_value=np.repeat(["1", "2", "3"], 2))
+    fig = figures.robustness_figure(tidy, "auroc", "test", tmp_path / "r.png", tmp_path / "r.svg")
+    line = next(line for ax in fig.axes for line in ax.lines if line.get_label() == "mae")
+    y = np.asarray(line.get_ydata(), dtype=float)
+    assert len(y) == 3 and np.isnan(y[1]) and y[0] == pytest.approx(0.6) and y[2] == pytest.approx(0.8)

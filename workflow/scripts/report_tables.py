@@ -13,20 +13,34 @@ with job(snakemake, "report_tables") as log:
     tidy = pd.read_parquet(snakemake.input[0])
     tables = Path(snakemake.output.friedman).parent
     metric = snakemake.params.rank_metric
-    report.write_table(report.summary_table(tidy), tables / "summary")
-    report.write_table(report.seed_paper_table(tidy), tables / "seed_paper")
-    report.write_table(report.vu_table(tidy, "auroc"), tables / "vu_latent_auroc")
-    report.write_table(report.vu_table(tidy, "hard_auc"), tables / "vu_latent_hard_auc")
-    report.write_table(report.unknown_attack_table(tidy), tables / "unknown_attacks")
-    report.write_table(report.lofo_table(tidy), tables / "leave_one_family_out")
+    resampled = snakemake.params.resampled
+
+    def note(table):
+        """What the ± covers for the datasets in ``table`` (model initialisation; split draw where resampled)."""
+        return report.variance_note(table["dataset"] if "dataset" in table else [], resampled)
+
+    for name, table in (("summary", report.summary_table(tidy)), ("novel_rows", report.novel_rows_table(tidy)),
+                        ("vu_latent_auroc", report.vu_table(tidy, "auroc")),
+                        ("vu_latent_hard_auc", report.vu_table(tidy, "hard_auc")),
+                        ("unknown_attacks", report.unknown_attack_table(tidy)),
+                        ("leave_one_family_out", report.lofo_table(tidy)),
+                        ("robustness", report.robustness_table(tidy, metric))):
+        report.write_table(table, tables / name, note=note(table))
+    seed_paper = report.seed_paper_table(tidy)
+    report.write_table(seed_paper, tables / "seed_paper", note="Mean over seeds. " + note(seed_paper)
+                       + " threshold_rule: configured (config threshold_rule; default the 99th percentile of"
+                       " validation normals' errors) or last_loss (the public notebook's rule: the last epoch's"
+                       " training loss), both from the same runs.")
     cross = report.cross_dataset_table(tidy, "auroc")
-    report.write_table(cross, tables / "cross_dataset_auroc")
+    report.write_table(cross, tables / "cross_dataset_auroc", note="Mean over seeds.")
     heatmap_figure(cross, "detector", "AUROC", snakemake.output.cross_png, snakemake.output.cross_svg)
-    report.write_table(report.robustness_table(tidy, metric), tables / "robustness")
     robustness_figure(tidy, metric, "test", snakemake.output.robust_png, snakemake.output.robust_svg)
-    average, friedman, pairwise = report.rank_tests(tidy, metric)
-    report.write_table(average, tables / "average_ranks")
-    report.write_table(pairwise, tables / "wilcoxon")
-    write_json({"metric": metric, **friedman}, snakemake.output.friedman)
-    rank_figure(average, metric, snakemake.output.rank_png, snakemake.output.rank_svg)
-    log.info("Friedman over %d blocks and %d detectors: p = %.3g", friedman["blocks"], friedman["detectors"], friedman["p_value"])
+    average, tests, nemenyi = report.rank_tests(tidy, metric, snakemake.params.primary_splits)
+    report.write_table(average, tables / "average_ranks", note=tests["verdict"])
+    report.write_table(nemenyi, tables / "nemenyi", index=True, note="Nemenyi post-hoc p-values (scikit-posthocs). "
+                       + tests["verdict"])
+    # an undefined statistic is null in JSON (NaN is not JSON)
+    write_json({"metric": metric, **{k: None if isinstance(v, float) and v != v else v for k, v in tests.items()}},
+               snakemake.output.friedman)
+    rank_figure(average, tests, nemenyi, metric, snakemake.output.rank_png, snakemake.output.rank_svg)
+    log.info("%s", tests["verdict"])
