@@ -101,12 +101,13 @@ def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
     assert set(DETECTORS) == set(MODELS)
     for dataset in DATASETS:
         tests = ["test"] + (["test21"] if dataset == "nsl-kdd" else [])
-        test_rows = {t: len(pd.read_parquet(finished / f"results/features/{dataset}/{t}.parquet", columns=["record_id"]))
-                     for t in tests}
         for model, names in DETECTORS.items():
             for seed in SEEDS:
                 run = finished / f"results/runs/{dataset}/{model}/seed{seed}"
                 metrics = json.loads((run / "metrics.json").read_text())
+                view = metrics["split_view"]  # the seed's own split draw where the dataset is resampled
+                test_rows = {t: len(pd.read_parquet(finished / f"results/features/{view}/{t}.parquet", columns=["record_id"]))
+                             for t in tests}
                 assert (metrics["dataset"], metrics["model"], metrics["seed"]) == (dataset, model, seed)
                 assert list(metrics["detectors"]) == names
                 scores = pd.read_parquet(run / "scores.parquet")
@@ -166,15 +167,23 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
                   for a, b in CROSS_PAIRS for m in MODELS if m != "lof" for s in SEEDS]
     documents += [finished / f"results/runs/nsl-kdd/{m}/seed{s}/metrics.json" for m in SWEEP for s in SEEDS]
     documents += [finished / f"results/lofo/nsl-kdd/mae/dos/seed{s}/metrics.json" for s in SEEDS]
+    def scalars(values):  # numbers, and null for an undefined metric (a NaN row)
+        return sum(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values.values())
+
+    def rates(detection):
+        return len(detection) + sum(r["level"] == "label" and r["unseen_in_training"] for r in detection)
+
     expected = 0
     for path in documents:
         doc = json.loads(path.read_text())
         for entry in doc["detectors"].values():
-            expected += sum(isinstance(entry.get(k), (int, float)) for k in ("fit_seconds", "n_params", "threshold", "epochs"))
+            expected += sum(isinstance(entry.get(k), (int, float))
+                            for k in ("fit_seconds", "n_params", "threshold", "epochs", "train_mse"))
             for values in entry["splits"].values():
-                expected += sum(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
-                expected += len(values["detection"]) + sum(r["level"] == "label" and r["unseen_in_training"]
-                                                            for r in values["detection"])
+                expected += scalars(values) + rates(values["detection"])
+                expected += scalars(values["novel"])
+                if "last_loss" in values:  # the seed paper's autoencoders at the notebook's threshold too
+                    expected += scalars(values["last_loss"]) + rates(values["last_loss"]["detection"])
     assert len(tidy) == expected
     summary = pd.read_csv(report / "tables/summary.csv")
     assert set(summary["seeds"]) == {len(SEEDS)} and "±" in summary.loc[0, "auroc"]
@@ -206,6 +215,91 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     for dataset in DATASETS:
         assert (report / f"figures/{dataset}/fig2_deep_ae.png").read_bytes()[:4] == b"\x89PNG"
         assert b"<svg" in (report / f"figures/{dataset}/curves_test.svg").read_bytes()[:500]
+
+
+def test_overlap_and_novel_rows_end_to_end(finished):
+    """Every run's overlap count against a set of the training rows' feature tuples (its own view's
+    matrices), and its novel-row AUROC from scikit-learn on the scores of the rows outside that set.
+    Splits iotad draws itself are grouped: no test row repeats a training vector there."""
+    from sklearn.metrics import roc_auc_score
+
+    from iotad.features import read_matrix
+
+    checked = 0
+    for dataset in DATASETS:
+        for seed in SEEDS:
+            run = finished / f"results/runs/{dataset}/pca/seed{seed}"
+            metrics = json.loads((run / "metrics.json").read_text())
+            view = metrics["split_view"]
+            assert view == (dataset if dataset in ("kddcup99", "nsl-kdd") or seed == 0 else f"{dataset}.s{seed}")
+            X_train, _ = read_matrix(finished / f"results/model_input/{view}/train.parquet")
+            seen_vectors = set(map(tuple, X_train.tolist()))
+            X_test, rows = read_matrix(finished / f"results/features/{view}/test.parquet")
+            novel = np.array([tuple(x) not in seen_vectors for x in X_test.tolist()])
+            m = metrics["detectors"]["pca"]["splits"]["test"]
+            assert m["overlap_records"] == int((~novel).sum()) and m["novel"]["records"] == int(novel.sum())
+            if dataset not in ("kddcup99", "nsl-kdd"):
+                assert m["overlap_records"] == 0
+            scores = pd.read_parquet(run / "scores.parquet")
+            scores = scores[scores["split"] == "test"].reset_index(drop=True)
+            assert scores["record_id"].tolist() == rows["record_id"].tolist()
+            y = scores["is_attack"].to_numpy(bool)[novel]
+            if y.any() and not y.all():
+                assert m["novel"]["auroc"] == pytest.approx(roc_auc_score(y, scores["score"].to_numpy()[novel]))
+                checked += 1
+            else:
+                assert m["novel"]["auroc"] is None and "auroc" in m["novel"]["undefined"]
+    kdd = json.loads((finished / "results/runs/kddcup99/pca/seed0/metrics.json").read_text())
+    assert kdd["detectors"]["pca"]["splits"]["test"]["overlap_share"] > 0.2  # corrected repeats training rows
+    assert checked >= len(SEEDS) * 2
+
+
+def test_resampled_seeds_draw_their_own_split_and_leave_one_family_out_fits_without_the_family(finished):
+    from iotad.features import FeatureTransform
+
+    results = finished / "results"
+    tests = [set(pd.read_parquet(results / f"split/{v}/test.parquet")["record_id"]) for v in ("iot-23", "iot-23.s1")]
+    assert tests[0] != tests[1]  # seed 1 trains and is tested on its own draw
+    assert not (results / "split/nsl-kdd.s1").exists()  # an official test file: one split for every seed
+    train = pd.read_parquet(results / "split/nsl-kdd.no-dos/train.parquet")
+    val = pd.read_parquet(results / "split/nsl-kdd.no-dos/val.parquet")
+    assert not {"dos"} & set(train["family"]) | set(val["family"])
+    assert "dos" in set(pd.read_parquet(results / "split/nsl-kdd.no-dos/test.parquet")["family"])
+    transform = FeatureTransform.from_json(results / "features/nsl-kdd.no-dos/transform.json")
+    assert transform == FeatureTransform.fit(train) != FeatureTransform.from_json(results / "features/nsl-kdd/transform.json")
+    lofo = json.loads((results / "lofo/nsl-kdd/mae/dos/seed0/metrics.json").read_text())
+    assert lofo["split_view"] == "nsl-kdd.no-dos" and lofo["train_rows_available"] == len(train)
+
+
+def test_undefined_metrics_are_null_in_documents_and_empty_in_tables(finished):
+    """Wherever a job wrote null (with its reason), the tidy table holds NaN and the summary an empty cell."""
+    report = finished / "results/report"
+    tidy = pd.read_parquet(report / "results.parquet")
+    summary = pd.read_csv(report / "tables/summary.csv", keep_default_na=False, dtype=str)
+    nulls = 0
+    for dataset in DATASETS:
+        for model, names in DETECTORS.items():
+            for seed in SEEDS:
+                doc = json.loads((finished / f"results/runs/{dataset}/{model}/seed{seed}/metrics.json").read_text())
+                for name in names:
+                    for split, values in doc["detectors"][name]["splits"].items():
+                        for metric, reason in values.get("undefined", {}).items():
+                            assert values[metric] is None and reason
+                            nulls += 1
+                            row = tidy[(tidy["experiment"] == "grid") & (tidy["train_dataset"] == dataset)
+                                       & (tidy["detector"] == name) & (tidy["seed"] == seed) & (tidy["split"] == split)
+                                       & (tidy["metric"] == metric)]
+                            assert len(row) == 1 and np.isnan(row["value"].iloc[0])
+                            log = (finished / f"results/logs/train/{dataset}/{model}.log").read_text()
+                            assert f"{dataset}/{model}/seed{seed}: {name} on {split}: {metric} undefined" in log
+                            cell = summary[(summary["dataset"] == dataset) & (summary["split"] == split)
+                                           & (summary["detector"] == name)]
+                            if metric in cell.columns and all(
+                                    d["detectors"][name]["splits"][split][metric] is None for d in [
+                                        json.loads((finished / f"results/runs/{dataset}/{model}/seed{s}/metrics.json").read_text())
+                                        for s in SEEDS]):
+                                assert cell[metric].iloc[0] == ""  # undefined on every seed: an empty cell
+    assert nulls > 0  # the tiny data has splits where some metric is undefined
 
 
 def test_counts_follow_the_slices(finished, tiny):

@@ -13,6 +13,7 @@ rule split:
         "results/benchmarks/split/{dataset}/{split}.tsv"
     params:
         split=config["split"],
+        view=lambda wildcards: dict(zip(("dataset", "seed", "exclude_family"), parse_view(wildcards.dataset))),
     threads: 1
     resources:
         mem_mb=2000,

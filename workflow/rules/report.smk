@@ -157,7 +157,7 @@ rule preparation_sweeps:
 
 rule latent_figure:
     input:
-        test=lambda wildcards: f"results/features/{wildcards.dataset}/{test_splits(wildcards.dataset)[0]}.parquet",
+        test=lambda wildcards: f"results/features/{view(wildcards.dataset, SEEDS[0])}/{test_splits(wildcards.dataset)[0]}.parquet",
         models=expand("results/runs/{{dataset}}/{model}/seed{seed}/model", model=["ae", "mae"], seed=SEEDS[0]),
     output:
         png=report(
