@@ -15,7 +15,7 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
 
     A metric the split cannot define is None, and ``undefined`` maps it to the reason: precision
     without a predicted attack, recall without attacks, AUROC/AUPRC without both classes, the
-    false-alarm rate without normals. Never 0.0: a 0.0 would rank as a real (bad) result."""
+    false-alarm rate without normals; F1 without attacks (it scores the attack class). Never 0.0: a 0.0 would rank as a real (bad) result."""
     y = np.asarray(is_attack, dtype=bool)
     pred = np.asarray(predictions, dtype=bool)
     scores = np.asarray(scores, dtype="float64")
@@ -25,13 +25,11 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
     if not records:
         reasons.update(dict.fromkeys(("accuracy", "auprc_baseline"), "no records"))
     if not attacks:
-        reasons.update(dict.fromkeys(("recall", "auroc", "auprc", "hard_auc"), "no attack records"))
+        reasons.update(dict.fromkeys(("recall", "f1", "auroc", "auprc", "hard_auc"), "no attack records"))
     if attacks == records:
         reasons.update(dict.fromkeys(("false_alarm_rate", "auroc", "auprc", "hard_auc"), "no normal records"))
     if not tp + fp:
         reasons["precision"] = "no record predicted an attack"
-    if not 2 * tp + fp + fn:
-        reasons["f1"] = "no attack records and none predicted"
     values = {
         "accuracy": lambda: (tp + tn) / records,
         "precision": lambda: tp / (tp + fp),

@@ -156,13 +156,13 @@ def outlier_summary(frame, flag_column: str, outlier) -> dict:
 
 
 def score_auroc(frame, score_column: str) -> dict:
-    """AUROC of an outlier score against ``is_attack`` per split (NaN where a split has one class)."""
+    """AUROC of an outlier score against ``is_attack`` per split (None, JSON null, where a split has one class)."""
     from sklearn.metrics import roc_auc_score
 
     result = {}
     for split, rows in frame.groupby("split", sort=False):
         y = rows["is_attack"].to_numpy(bool)
-        result[split] = float(roc_auc_score(y, rows[score_column])) if 0 < y.sum() < len(y) else float("nan")
+        result[split] = float(roc_auc_score(y, rows[score_column])) if 0 < y.sum() < len(y) else None
     return result
 
 

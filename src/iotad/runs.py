@@ -102,15 +102,18 @@ def evaluate(rows: pd.DataFrame, scores, predictions, training_labels, seen=None
     metrics["detection"] = detection_rates(rows, predictions, training_labels).to_dict(orient="records")
     if seen is not None:
         metrics["overlap_records"] = int(seen.sum())
-        metrics["overlap_share"] = float(seen.mean()) if len(seen) else None
+        metrics["overlap_share"] = float(seen.mean()) if len(seen) else None  # no records: "accuracy" says why
         novel = binary_metrics(attack[~seen], np.asarray(scores)[~seen], flagged[~seen])
         metrics["novel"] = {key: novel[key] for key in NOVEL_METRICS} | (
             {"undefined": novel["undefined"]} if "undefined" in novel else {})
     for rule, threshold in (thresholds or {}).items():
         at_rule = np.asarray(scores) > threshold
         values = binary_metrics(attack, scores, at_rule)
+        undefined = {key: why for key, why in values.get("undefined", {}).items() if key in RULE_METRICS}
         metrics[rule] = {"threshold": float(threshold), **{key: values[key] for key in RULE_METRICS},
                          "detection": detection_rates(rows, at_rule, training_labels).to_dict(orient="records")}
+        if undefined:
+            metrics[rule]["undefined"] = undefined
     return metrics
 
 
@@ -155,12 +158,20 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
         results[split] = result
         frames.append(_score_frame(data.rows, split, name, scores, predictions))
         if log:
-            for metric, reason in result.get("undefined", {}).items():
-                log.warning("%s%s on %s: %s undefined (%s): written as null", context, name, split, metric, reason)
+            warn_undefined(log, f"{context}{name} on {split}", result)
             log.info("%s on %s: AUROC %s, accuracy %s, F1 %s (%d records, %d distinct scored at %.0f records/s)",
                      name, split, _shown(result["auroc"]), _shown(result["accuracy"]), _shown(result["f1"]),
                      len(data.rows), scored, result["records_per_second"])
     return results, frames
+
+
+def warn_undefined(log, where: str, result: dict) -> None:
+    """One warning per undefined metric of a split's result, its sections (novel rows, other
+    threshold rules) included: "<dataset>/<model>/seed<s>: <detector> on <split>: <metric> undefined"."""
+    sections = [("", result)] + [(f"{k}.", v) for k, v in result.items() if isinstance(v, dict) and "undefined" in v]
+    for prefix, section in sections:
+        for metric, reason in section.get("undefined", {}).items():
+            log.warning("%s: %s%s undefined (%s): written as null", where, prefix, metric, reason)
 
 
 def _shown(value) -> str:
@@ -244,8 +255,7 @@ def precomputed_lof_job(lof_scores: pd.DataFrame, summary: dict, train: Matrix, 
         predictions = rows["lof_label"].to_numpy() == -1
         result = evaluate(rows, rows["lof_score"], predictions, training_labels, data.seen_in(train))
         if log:
-            for metric, reason in result.get("undefined", {}).items():
-                log.warning("%slof on %s: %s undefined (%s): written as null", context, split, metric, reason)
+            warn_undefined(log, f"{context}lof on {split}", result)
         document["detectors"]["lof"]["splits"][split] = result
         frames.append(_score_frame(rows, split, "lof", rows["lof_score"], predictions))
     return JobResult(document, pd.concat(frames, ignore_index=True), {"lof": {}})

@@ -93,7 +93,7 @@ def feature_groups(frame: pd.DataFrame) -> np.ndarray:
 
 
 def grouped_split(
-    frame: pd.DataFrame, size: float, seed: int, eligible: pd.Series | None = None
+    frame: pd.DataFrame, size: float, seed: int, eligible: pd.Series | None = None, stream: str = "test"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(rest, held out): whole groups of equal feature vectors held out until each family holds ``size``
     of its rows. ``eligible`` marks rows that may be held out; a group with any other row stays in rest.
@@ -103,8 +103,9 @@ def grouped_split(
     (0.3 -> 1/3). Duplicate groups range from one row to thousands (kddcup99's smurf), so a share of
     groups is not a share of rows. Here each group gets the family of most of its rows; groups are
     visited in a seeded random order and one is held out when that brings its family's held rows
-    closer to ``size`` of the family's rows: shares hold within one group per family, and a group
-    larger than twice its family's target always stays on the training side.  (Python's loop costs
+    closer to ``size`` of the family's rows: shares hold within one group per family, except that a
+    group larger than twice its family's target always stays on the training side, so a family made
+    mostly of one vector falls short of its share (``held_share_shortfalls`` names such families).  (Python's loop costs
     ~1 s per million groups: negligible beside parsing.)
     """
     groups = feature_groups(frame)
@@ -122,12 +123,19 @@ def grouped_split(
     if eligible is not None:
         blocked = np.bincount(groups, weights=~eligible.to_numpy(dtype=bool), minlength=n_groups) > 0
     held_group = np.zeros(n_groups, dtype=bool)
-    for f, family in enumerate(families):
-        # One stream per family: a family's draw does not depend on the other families' rows (a
-        # leave-one-family-out view leaves the others' draws as they were).
-        rng = np.random.default_rng([seed, zlib.crc32(family.encode())])
+    # The visiting order: a seeded hash of each group's feature vector and of the draw (``stream``),
+    # so a family's order does not depend on the other families' rows, and seed s's validation draw
+    # is not seed s+1's test draw. A leave-one-family-out view equals the full draw only where no
+    # vector is shared with the held-out family: a shared vector's group changes family, and with it
+    # that family's target and every later choice.
+    vector_hash = np.zeros(n_groups, dtype=np.uint64)
+    vector_hash[groups] = pd.util.hash_pandas_object(frame[feature_columns(frame)], index=False).to_numpy()
+    salt = np.uint64(zlib.crc32(f"{seed}/{stream}".encode()))
+    rank = pd.util.hash_array(vector_hash ^ salt)
+    for f in range(len(families)):
         taken = 0
-        for g in rng.permutation(np.flatnonzero((group_family == f) & ~blocked)):
+        candidates = np.flatnonzero((group_family == f) & ~blocked)
+        for g in candidates[np.argsort(rank[candidates], kind="stable")]:
             if taken + sizes[g] / 2 <= target[f]:  # holding it out brings the family closer to its target
                 held_group[g] = True
                 taken += sizes[g]
@@ -135,10 +143,11 @@ def grouped_split(
     return frame[~held], frame[held]
 
 
-def _draw(frame: pd.DataFrame, size: float, seed: int, grouped: bool, eligible: pd.Series | None = None):
+def _draw(frame: pd.DataFrame, size: float, seed: int, grouped: bool, eligible: pd.Series | None = None,
+          stream: str = "test"):
     """(rest, held out): grouped, or today's row-level stratified split, from the eligible rows."""
     if grouped:
-        return grouped_split(frame, size, seed, eligible)
+        return grouped_split(frame, size, seed, eligible, stream)
     if eligible is None:
         return stratified_split(frame, size, seed)
     _, held = stratified_split(frame[eligible], size, seed)
@@ -161,7 +170,13 @@ def split_dataset(
     size = test_size if test_size is not None else spec.split.get("test_size")
 
     def without(frame):
-        return frame[frame["family"].astype(str) != exclude_family] if exclude_family else frame
+        if not exclude_family:
+            return frame
+        held_out = frame["family"].astype(str) == exclude_family
+        if not held_out.any():
+            raise ValueError(f"{spec.name}: held-out family {exclude_family!r} does not occur in the training rows "
+                             f"(families: {', '.join(sorted(frame['family'].astype(str).unique()))})")
+        return frame[~held_out]
 
     if kind == "official":
         train = without(parts[spec.split["train"]])
@@ -185,8 +200,21 @@ def split_dataset(
     else:
         raise ValueError(f"{spec.name}: unknown split kind {kind!r}; choose one of official, {', '.join(SPLIT_KINDS)}")
     # A different stream for the validation split, still fixed by the seed.
-    train, val = _draw(train, val_size, seed + 1, group_duplicates)
+    train, val = _draw(train, val_size, seed + 1, group_duplicates, stream="validation")
     return {"train": train, "val": val, **tests}
+
+
+def held_share_shortfalls(splits: dict[str, pd.DataFrame], share: float, held: str = "test") -> dict[str, str]:
+    """Families whose share of rows in the held-out split ``held`` is below half of ``share``
+    (grouping keeps large groups of equal rows on the training side), with their counts."""
+    train = splits["train"]["family"].astype(str).value_counts()
+    out = splits[held]["family"].astype(str).value_counts()
+    found = {}
+    for family in train.index.union(out.index):
+        n_out, n_all = int(out.get(family, 0)), int(out.get(family, 0) + train.get(family, 0))
+        if n_out < share * n_all / 2:
+            found[family] = f"{n_out} of {n_all} rows in {held} (target {share:.0%})"
+    return found
 
 
 def split_report(splits: dict[str, pd.DataFrame]) -> dict:

@@ -39,6 +39,10 @@ def test_normal_only_split_has_no_recall_or_f1():
     assert m["recall"] is m["f1"] is m["precision"] is m["auroc"] is None
     assert m["false_alarm_rate"] == 0.0 and m["accuracy"] == 1.0 and m["auprc_baseline"] == 0.0
     assert set(m["undefined"]) == {"precision", "recall", "f1", "auroc", "auprc", "hard_auc"}
+    # One false alarm: precision 0/1 is an honest 0, F1 still undefined (there is no attack to find).
+    m = binary_metrics([0, 0, 0], [0.1, 0.9, 0.2], [False, True, False])
+    assert m["precision"] == 0.0 and m["f1"] is None and m["undefined"]["f1"] == "no attack records"
+    assert m["false_alarm_rate"] == pytest.approx(1 / 3)
 
 
 def test_detection_rates_flag_attack_types_absent_from_training():

@@ -251,3 +251,20 @@ def test_categorical_only_dataset():
     fitted = FeatureTransform.fit(train)
     X, _ = fitted.transform(train)
     assert fitted.feature_names == ["proto=tcp", "proto=udp"] and (X.sum(axis=1) == 1).all()
+
+
+def test_an_absent_held_out_family_is_an_error_not_the_full_split():
+    with pytest.raises(ValueError, match="held-out family 'worms' does not occur in the training rows"):
+        split_dataset({"all": clean_frame()}, REG.dataset("unsw-nb15"), seed=0, val_size=0.1, exclude_family="worms")
+
+
+def test_a_family_of_one_repeated_vector_is_named_as_short_of_its_share():
+    from iotad.split import held_share_shortfalls
+
+    frame = clean_frame(400)
+    dos = frame["family"] == "dos"
+    frame.loc[dos, ["bytes", "count", "proto"]] = [1.0, 1, "tcp"]  # every dos row the same vector: one group
+    splits = split_dataset({"all": frame}, REG.dataset("unsw-nb15"), seed=0, val_size=0.1)
+    assert (splits["test"]["family"] == "dos").sum() == 0  # kept whole on the training side
+    n_dos = int(dos.sum())
+    assert held_share_shortfalls(splits, 0.3) == {"dos": f"0 of {n_dos} rows in test (target 30%)"}

@@ -251,7 +251,10 @@ def tracked_jobs(dataset):
             "run": f"results/lofo/{key}" if family else f"results/runs/{key}",
             "params": {"dataset": dataset, "model": model, "seed": seed, "held_out_family": family,
                        "hyperparameters": model_params(model), "preprocessing": config["preprocessing"],
-                       "split": config["split"], "features": config["features"], "lof": config["lof"],
+                       # the seed of the split this run trained on (its own draw where resampled)
+                       "split": {**config["split"], "seed": parse_view(view(dataset, seed))[1],
+                                 "view": view(dataset, seed, family)},
+                       "features": config["features"], "lof": config["lof"],
                        "dbscan": config["dbscan"]},
             "tags": {"dataset": dataset, "model": model, "seed": str(seed), "base_model": base_model(model),
                      "experiment_kind": kind, "config_hash": CONFIG_HASH, "git_commit": GIT_COMMIT},
