@@ -206,13 +206,14 @@ def split_dataset(
 
 def held_share_shortfalls(splits: dict[str, pd.DataFrame], share: float, held: str = "test") -> dict[str, str]:
     """Families whose share of rows in the held-out split ``held`` is below half of ``share``
-    (grouping keeps large groups of equal rows on the training side), with their counts."""
+    (grouping keeps large groups of equal rows on the training side), with their counts; a family
+    whose target is under one row is not named."""
     train = splits["train"]["family"].astype(str).value_counts()
     out = splits[held]["family"].astype(str).value_counts()
     found = {}
     for family in train.index.union(out.index):
         n_out, n_all = int(out.get(family, 0)), int(out.get(family, 0) + train.get(family, 0))
-        if n_out < share * n_all / 2:
+        if share * n_all >= 1 and n_out < share * n_all / 2:  # a target under one row cannot be met
             found[family] = f"{n_out} of {n_all} rows in {held} (target {share:.0%})"
     return found
 

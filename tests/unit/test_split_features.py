@@ -268,3 +268,5 @@ def test_a_family_of_one_repeated_vector_is_named_as_short_of_its_share():
     assert (splits["test"]["family"] == "dos").sum() == 0  # kept whole on the training side
     n_dos = int(dos.sum())
     assert held_share_shortfalls(splits, 0.3) == {"dos": f"0 of {n_dos} rows in test (target 30%)"}
+    tiny = {"train": frame.head(5).assign(family=["normal"] * 3 + ["cnc"] * 2), "val": frame.head(0)}
+    assert held_share_shortfalls(tiny, 0.1, "val") == {}  # 0.2 rows of cnc cannot be held out
