@@ -54,6 +54,7 @@ class DatasetSpec:
     partitions_by_rows: dict[int, str] = field(default_factory=dict)
     columns: tuple[str, ...] = ()  # expected header, in order (headed CSV formats)
     text_columns: tuple[str, ...] = ()  # of those, the non-numeric ones
+    derived_from: str | None = None  # a dataset this one was built from: tests across the two are near in-domain
 
     @property
     def train_part(self) -> str:

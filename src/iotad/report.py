@@ -23,6 +23,25 @@ SEED_PAPER_MODELS = ["denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_d
 SEED_PAPER_METRICS = ["threshold", "accuracy", "precision", "recall", "f1", "false_alarm_rate"]
 
 
+RUN_KEYS = ["experiment", "train_dataset", "test_dataset", "model", "detector", "setting", "setting_value", "seed"]
+
+
+def set_apart_degenerate(tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the tidy table without degenerate runs, one row per degenerate detector and experiment with
+    how many seeds of it were set apart). A degenerate run (constant scores, every normal record
+    flagged, a supervised model stuck at the majority family: its metrics document says why) is
+    reported in that second table, never averaged into a mean, a rank or a test."""
+    flags = tidy[(tidy["metric"] == "degenerate") & (tidy["value"] == 1.0)][RUN_KEYS].drop_duplicates()
+    if flags.empty:
+        return tidy[tidy["metric"] != "degenerate"], pd.DataFrame(columns=["experiment", "dataset", "test_dataset",
+                                                                           "detector", "setting_value", "degenerate_seeds"])
+    marked = tidy.merge(flags.assign(_degenerate=True), on=RUN_KEYS, how="left")["_degenerate"].fillna(False).to_numpy(bool)
+    kept = tidy[~marked & (tidy["metric"] != "degenerate").to_numpy()]
+    counts = flags.groupby(["experiment", "train_dataset", "test_dataset", "detector", "setting_value"], dropna=False)
+    apart = counts["seed"].apply(lambda seeds: ", ".join(map(str, sorted(seeds)))).rename("degenerate_seeds").reset_index()
+    return kept, apart.rename(columns={"train_dataset": "dataset"})
+
+
 def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False, note: str | None = None) -> list[Path]:
     """CSV, Markdown and LaTeX versions of one table; an undefined value (NaN or "") is an empty cell
     in all three. ``note`` (e.g. what a ± covers) heads the Markdown table and is a comment in LaTeX;
@@ -181,9 +200,10 @@ def unknown_attack_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
-def cross_dataset_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+def cross_dataset_table(tidy: pd.DataFrame, metric: str = "auroc", near_in_domain=()) -> pd.DataFrame:
     """``metric`` (mean over seeds) per detector for every train -> test pair of the cross-dataset
-    runs, beside the same detector tested on its own dataset's test splits."""
+    runs, beside the same detector tested on its own dataset's test splits. Pairs in
+    ``near_in_domain`` ([a, b]: one built from the other, e.g. NSL-KDD from KDD'99) are labelled."""
     cross = tidy[(tidy["experiment"] == "cross") & (tidy["metric"] == metric) & (tidy["group"] == "")]
     if cross.empty:
         return pd.DataFrame(columns=["detector"])
@@ -191,7 +211,9 @@ def cross_dataset_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFra
                & tidy["train_dataset"].isin(cross["train_dataset"]) & tidy["detector"].isin(cross["detector"])
                & tidy["split"].str.startswith("test")]
     rows = pd.concat([own, cross])
-    rows = rows.assign(column=rows["train_dataset"] + " -> " + rows["test_dataset"] + " " + rows["split"])
+    near = {frozenset(pair) for pair in near_in_domain}
+    label = [" (near in-domain)" if frozenset((a, b)) in near else "" for a, b in zip(rows["train_dataset"], rows["test_dataset"])]
+    rows = rows.assign(column=rows["train_dataset"] + " -> " + rows["test_dataset"] + " " + rows["split"] + label)
     table = rows.groupby(["detector", "column"])["value"].mean().unstack("column")
     return table.reindex(columns=sorted(table.columns)).reset_index()
 
@@ -230,21 +252,32 @@ def preparation_sweep_table(summaries: list[dict]) -> pd.DataFrame:
 def lofo_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Leave-one-family-out: detection rate on the held-out family in the test split (mean ± std
     over seeds) beside the same detector's rate on that family when trained on every family, over
-    the same seeds (leave-one-family-out may train fewer than the grid)."""
-    held = tidy[(tidy["experiment"] == "lofo") & (tidy["metric"] == "detection_rate") & (tidy["split"] == "test")]
-    held = held[held["group"] == held["setting_value"].map(lambda v: json.loads(v) if v else "")]
+    the same seeds (leave-one-family-out may train fewer than the grid), each with the false-alarm
+    rate that bought it (a higher detection rate at a higher false-alarm rate is no gain)."""
+    columns = ["dataset", "detector", "family", "held_out", "held_out_false_alarm_rate", "trained_on_all",
+               "trained_on_all_false_alarm_rate"]
+    lofo = tidy[(tidy["experiment"] == "lofo") & (tidy["split"] == "test")]
+    held = lofo[(lofo["metric"] == "detection_rate")
+                & (lofo["group"] == lofo["setting_value"].map(lambda v: json.loads(v) if v else ""))]
     if held.empty:
-        return pd.DataFrame(columns=["dataset", "detector", "family", "held_out", "trained_on_all"])
-    rates = mean_std(held, ["train_dataset", "detector", "group"])
+        return pd.DataFrame(columns=columns)
+    keys = ["train_dataset", "detector", "group"]
+    rates = mean_std(held, keys)
     rates["held_out"] = _cells(rates)
-    grid = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == "detection_rate") & (tidy["split"] == "test")]
-    grid = grid[grid["seed"].isin(held["seed"].unique())]  # the seeds held out runs trained: a paired comparison
-    seen = mean_std(grid, ["train_dataset", "detector", "group"])
+    alarms = lofo[lofo["metric"] == "false_alarm_rate"].assign(group=lambda f: f["setting_value"].map(json.loads))
+    alarms = mean_std(alarms, keys)
+    alarms["held_out_false_alarm_rate"] = _cells(alarms)
+    grid = tidy[(tidy["experiment"] == "grid") & (tidy["split"] == "test") & tidy["seed"].isin(held["seed"].unique())]
+    seen = mean_std(grid[grid["metric"] == "detection_rate"], keys)  # the seeds held out runs trained: paired
     seen["trained_on_all"] = _cells(seen)
-    table = rates.merge(seen[["train_dataset", "detector", "group", "trained_on_all"]], how="left",
-                        on=["train_dataset", "detector", "group"])
-    return table[["train_dataset", "detector", "group", "held_out", "trained_on_all"]].rename(
-        columns={"train_dataset": "dataset", "group": "family"})
+    grid_alarms = mean_std(grid[(grid["metric"] == "false_alarm_rate") & (grid["group"] == "")],
+                           ["train_dataset", "detector"])
+    grid_alarms["trained_on_all_false_alarm_rate"] = _cells(grid_alarms)
+    table = (rates.merge(alarms[keys + ["held_out_false_alarm_rate"]], how="left", on=keys)
+             .merge(seen[keys + ["trained_on_all"]], how="left", on=keys)
+             .merge(grid_alarms[["train_dataset", "detector", "trained_on_all_false_alarm_rate"]], how="left",
+                    on=["train_dataset", "detector"]))
+    return table.rename(columns={"train_dataset": "dataset", "group": "family"})[columns]
 
 
 def primary_split(splits) -> str:
@@ -254,8 +287,50 @@ def primary_split(splits) -> str:
     return "test" if "test" in splits else splits[0]
 
 
+def class_counts(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None) -> pd.DataFrame:
+    """Attack and normal records of each dataset's primary test split (the fewest over its runs: a
+    split drawn per seed varies), from the tidy table's ``attacks`` and ``records`` rows."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["metric"].isin(["attacks", "records"])
+                & tidy["split"].str.startswith("test")]
+    primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
+    rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
+    wide = rows.pivot_table(index=["train_dataset", "detector", "seed"], columns="metric", values="value")
+    if wide.empty:
+        return pd.DataFrame(columns=["attacks", "normals"])
+    wide["normals"] = wide["records"] - wide["attacks"]
+    return wide.groupby("train_dataset")[["attacks", "normals"]].min().astype(int)
+
+
+def informative_datasets(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None,
+                         min_class_records: int = 30) -> tuple[list[str], dict[str, str]]:
+    """(datasets whose primary test split holds at least ``min_class_records`` attacks and as many
+    normal records, {other dataset: why}). A split with 2 attacks ranks nothing: one record moves
+    AUROC by a quarter; such a dataset is a negative control (false alarms on benign traffic)."""
+    counts = class_counts(tidy, primary_splits)
+    short = {d: f"{c.attacks:,} attack and {c.normals:,} normal records in its test split (fewer than {min_class_records} of one)"
+             for d, c in counts.iterrows() if min(c.attacks, c.normals) < min_class_records}
+    datasets = sorted(set(tidy.loc[tidy["experiment"] == "grid", "train_dataset"]) - set(short))
+    return datasets, short
+
+
+def negative_control_table(tidy: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
+    """False alarms on benign traffic where attacks are too few to rank detectors: false-alarm rate
+    and flagged normal records (mean ± std over seeds) per dataset, test split and detector."""
+    metrics = ["false_alarm_rate", "fp", "attacks", "records"]
+    rows = tidy[(tidy["experiment"] == "grid") & tidy["train_dataset"].isin(datasets) & (tidy["group"] == "")
+                & tidy["metric"].isin(metrics) & tidy["split"].str.startswith("test")]
+    if rows.empty:
+        return pd.DataFrame(columns=["dataset", "split", "detector", "false_alarm_rate", "flagged_normals", "attacks"])
+    stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
+    stats_["cell"] = [_count(m, s) if metric != "false_alarm_rate" else _fmt(m, s)
+                      for m, s, metric in zip(stats_["mean"], stats_["std"], stats_["metric"])]
+    wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
+    wide = wide.reindex(columns=metrics).rename(columns={"fp": "flagged_normals"}).drop(columns="records")
+    return wide.reset_index().rename(columns={"train_dataset": "dataset"})
+
+
 def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[str, str] | None = None,
-               alpha: float = 0.05) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+               alpha: float = 0.05, min_class_records: int = 30) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Demšar (2006) on independent blocks: one block per dataset, its primary test split (the
     workflow's first test split; other test splits, such as KDDTest-21 inside KDDTest+, share records
     with it). Average ranks (1 = best ``metric``, mean over seeds), Friedman's test and the Nemenyi
@@ -266,9 +341,13 @@ def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[s
     Whether the tests *could* reject anything at this number of blocks is checked, not assumed: the
     smallest p-value each test can give is its p-value on perfectly concordant rankings (every block
     ranks the detectors alike) with the same numbers of blocks and detectors; when that is not below
-    ``alpha`` there are too few blocks and the ranks are descriptive only."""
+    ``alpha`` there are too few blocks and the ranks are descriptive only. A dataset whose primary
+    split holds fewer than ``min_class_records`` attacks or normal records is no block (see
+    ``informative_datasets``); the result lists it under ``uninformative_blocks``."""
+    _, short = informative_datasets(tidy, primary_splits, min_class_records)
     rows = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
-                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")]
+                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")
+                & ~tidy["train_dataset"].isin(list(short))]
     primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
     rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
     scores = rows.groupby(["train_dataset", "detector"])["value"].mean().unstack("detector")
@@ -280,7 +359,8 @@ def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[s
     average = ranks.mean().sort_values().rename("average_rank").reset_index()
     average["mean_" + metric] = average["detector"].map(scores.mean())
     result = {"blocks": int(n), "detectors": int(k), "block_splits": {d: primary[d] for d in scores.index},
-              "excluded_detectors": excluded, "alpha": alpha, "statistic": float("nan"), "p_value": float("nan"),
+              "excluded_detectors": excluded, "uninformative_blocks": short,
+              "min_class_records": min_class_records, "alpha": alpha, "statistic": float("nan"), "p_value": float("nan"),
               "posthoc": "nemenyi", "critical_difference": float("nan"),
               "friedman_min_p_value": float("nan"), "friedman_can_reject": False,
               "posthoc_min_p_value": float("nan"), "posthoc_can_reject": False,
@@ -309,6 +389,9 @@ def rank_verdict(result: dict, metric: str) -> str:
     """One plain sentence on what the rank tests can and do say."""
     n, k, alpha = result["blocks"], result["detectors"], result["alpha"]
     head = f"Average ranks by {metric} over {n} blocks (one per dataset, its primary test split) and {k} detectors"
+    if result.get("uninformative_blocks"):
+        head += (" (not ranked, too few attacks or normals: "
+                 + "; ".join(f"{d}: {why}" for d, why in result["uninformative_blocks"].items()) + ")")
     if n < 2 or k < 3:
         return f"{head}: too few blocks or detectors for Friedman's test (needs 2 blocks and 3 detectors)."
     if not result["friedman_can_reject"]:

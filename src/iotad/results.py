@@ -47,6 +47,8 @@ def detector_values(entry: dict):
     for key in FIT_METRICS:  # None here means "does not apply" (LOF has no fit time of its own)
         if isinstance(entry.get(key), (int, float)):
             yield "train", key, "", float(entry[key])
+    if "degenerate" in entry:  # 1.0: the run is reported apart (see iotad.runs.degenerate_reasons)
+        yield "train", "degenerate", "", float(bool(entry["degenerate"]))
     for split, values in entry["splits"].items():
         for prefix, section in [("", values)] + [(f"{s}.", values[s]) for s in SECTIONS if s in values]:
             for key, value in section.items():

@@ -165,6 +165,25 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
     return results, frames
 
 
+def degenerate_reasons(splits: dict, frames: list[pd.DataFrame], history: dict, majority_share: float | None) -> list[str]:
+    """Why a fitted detector is degenerate (empty: it is not): the same score for every record of a
+    test split, every normal record of a test split flagged, or (a supervised model) a validation
+    accuracy that never left the majority family's share. Such runs are reported apart, never averaged."""
+    reasons = []
+    for frame in frames:
+        split = frame["split"].iloc[0] if len(frame) else "?"
+        if len(frame) > 1 and np.ptp(frame["score"].to_numpy()) == 0:
+            reasons.append(f"constant score on {split}")
+    for split, result in splits.items():
+        if result.get("false_alarm_rate") == 1.0:
+            reasons.append(f"every normal record flagged on {split}")
+    accuracy = history.get("val_accuracy") or []
+    if majority_share is not None and len(accuracy) > 1 and np.ptp(accuracy) == 0 \
+            and abs(accuracy[0] - majority_share) < 1e-3:
+        reasons.append(f"validation accuracy constant at the majority family's share ({majority_share:.3f})")
+    return reasons
+
+
 def warn_undefined(log, where: str, result: dict) -> None:
     """One warning per undefined metric of a split's result, its sections (novel rows, other
     threshold rules) included: "<dataset>/<model>/seed<s>: <detector> on <split>: <metric> undefined"."""
@@ -222,6 +241,12 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
                                        "epochs": len(detector.history_.get("loss", [])), "splits": splits}
         if getattr(detector, "train_mse_", None) is not None:
             document["detectors"][name]["train_mse"] = detector.train_mse_
+        majority = val.rows["family"].astype(str).value_counts(normalize=True).iloc[0] if target == "family" and len(val.rows) else None
+        reasons = degenerate_reasons(splits, new_frames, detector.history_, majority)
+        document["detectors"][name]["degenerate"] = reasons
+        if reasons and log:
+            log.warning("%s/%s/seed%s: %s is degenerate (%s): reported apart, out of means and ranks",
+                        dataset, model, seed, name, "; ".join(reasons))
     return JobResult(document, pd.concat(frames, ignore_index=True), histories, detectors)
 
 

@@ -121,6 +121,14 @@ def job_metrics(metrics: dict) -> dict[str, float]:
     return flat
 
 
+def degenerate_tag(metrics: dict) -> dict[str, str]:
+    """{"degenerate": "<detector>: <reasons>; ..."} for a job with degenerate detectors, else {}: a
+    filter in the MLflow UI (tags.degenerate) finds the runs the report sets apart."""
+    flagged = [f"{name}: {', '.join(entry['degenerate'])}" for name, entry in metrics["detectors"].items()
+               if entry.get("degenerate")]
+    return {"degenerate": "; ".join(flagged)} if flagged else {}
+
+
 def log_job(uri: str, experiment_id: str, job: str, *, tags: dict, params: dict, metrics: dict[str, float],
             histories: dict[str, dict[str, list[float]]], artifacts: list[str | Path]) -> str:
     """One run for one job (replacing an earlier run of the same job); returns its id."""

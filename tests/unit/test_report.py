@@ -130,6 +130,7 @@ def test_preparation_sweep_table_names_the_changed_parameter(tmp_path):
 def test_lofo_table_compares_held_out_with_trained_on_all(tidy):
     doc = {**document("a", "mae", 0, 0.7, ["mae:perceptron"]), "excluded_family": "dos"}
     doc["detectors"]["mae:perceptron"]["splits"]["test"]["detection"][0]["rate"] = 0.25
+    doc["detectors"]["mae:perceptron"]["splits"]["test"]["false_alarm_rate"] = 0.12  # what the held-out run paid
     lofo = tidy_job(doc, experiment="lofo")
     assert set(lofo["setting"]) == {"held_out_family"}
     # A grid seed the held-out runs lack (rate 0.4) stays out of the comparison.
@@ -138,6 +139,8 @@ def test_lofo_table_compares_held_out_with_trained_on_all(tidy):
     table = report.lofo_table(pd.concat([tidy, tidy_job(other_seed), lofo])).set_index(["dataset", "detector", "family"])
     assert table.loc[("a", "mae:perceptron", "dos"), "held_out"] == "0.2500"
     assert table.loc[("a", "mae:perceptron", "dos"), "trained_on_all"] == "0.8000"
+    assert table.loc[("a", "mae:perceptron", "dos"), "held_out_false_alarm_rate"] == "0.1200"
+    assert table.loc[("a", "mae:perceptron", "dos"), "trained_on_all_false_alarm_rate"] == "0.0500"
     assert report.lofo_table(tidy).empty
 
 
@@ -339,3 +342,63 @@ def test_robustness_figure_leaves_a_gap_where_a_metric_is_undefined(tmp_path):
     line = next(line for ax in fig.axes for line in ax.lines if line.get_label() == "mae")
     y = np.asarray(line.get_ydata(), dtype=float)
     assert len(y) == 3 and np.isnan(y[1]) and y[0] == pytest.approx(0.6) and y[2] == pytest.approx(0.8)
+
+
+def test_degenerate_runs_are_set_apart_from_means_and_ranks(tmp_path):
+    """Seed 1 of pca on dataset a is degenerate (AUROC 0.2): the summary averages seed 0 alone (0.7,
+    one seed), the ranks see 0.7, and the set-apart table names the run."""
+    paths = []
+    for seed, auroc, flag in ((0, 0.7, []), (1, 0.2, ["every normal record flagged on test"])):
+        doc = document("a", "pca", seed, auroc)
+        doc["detectors"]["pca"]["degenerate"] = flag
+        paths.append(tmp_path / f"pca{seed}.json")
+        paths[-1].write_text(json.dumps(doc))
+    for seed in (0, 1):
+        doc = document("a", "deep_ae", seed, 0.6)
+        doc["detectors"]["deep_ae"]["degenerate"] = []
+        paths.append(tmp_path / f"ae{seed}.json")
+        paths[-1].write_text(json.dumps(doc))
+    tidy = collect(paths)
+    assert tidy.loc[tidy["metric"] == "degenerate", "value"].tolist() == [0.0, 1.0, 0.0, 0.0]
+    kept, apart = report.set_apart_degenerate(tidy)
+    assert apart[["dataset", "detector", "degenerate_seeds"]].values.tolist() == [["a", "pca", "1"]]
+    assert "degenerate" not in set(kept["metric"]) and not ((kept["detector"] == "pca") & (kept["seed"] == 1)).any()
+    summary = report.summary_table(kept).set_index("detector")
+    assert summary.loc["pca", "auroc"] == "0.7000" and summary.loc["pca", "seeds"] == 1
+    average, _, _ = report.rank_tests(kept, primary_splits={"a": "test"})
+    assert average.set_index("detector")["mean_auroc"].to_dict() == pytest.approx({"pca": 0.7, "deep_ae": 0.6})
+
+
+def test_a_dataset_with_too_few_attacks_is_a_negative_control_not_a_rank_block(tmp_path):
+    """Dataset "iot" has 2 attacks among 1,000 records: not a block; its false alarms form their own table."""
+    paths = []
+    for dataset, attacks, base in (("kdd", 400, 0.9), ("unsw", 300, 0.8), ("nsl", 500, 0.85), ("iot", 2, 0.99)):
+        for d, detector in enumerate(["A", "B", "C"]):
+            doc = document(dataset, detector, 0, base - 0.05 * d if dataset != "iot" else base - 0.3 * (2 - d))
+            doc["detectors"][detector]["splits"]["test"].update(attacks=attacks, records=1000, fp=3 * d,
+                                                                false_alarm_rate=3 * d / (1000 - attacks))
+            paths.append(tmp_path / f"{dataset}{detector}.json")
+            paths[-1].write_text(json.dumps(doc))
+    tidy = collect(paths)
+    average, result, _ = report.rank_tests(tidy, primary_splits={d: "test" for d in ("kdd", "unsw", "nsl", "iot")})
+    assert result["blocks"] == 3 and list(result["uninformative_blocks"]) == ["iot"]
+    assert "2 attack and 998 normal records" in result["uninformative_blocks"]["iot"] and "iot" in result["verdict"]
+    # without iot, A ranks first in every block (iot alone would rank C first)
+    assert average.set_index("detector")["average_rank"].to_dict() == pytest.approx({"A": 1.0, "B": 2.0, "C": 3.0})
+    controls = report.negative_control_table(tidy, ["iot"]).set_index("detector")
+    assert controls.loc["C", "flagged_normals"] == "6" and controls.loc["C", "false_alarm_rate"] == f"{6 / 998:.4f}"
+    assert controls.loc["A", "attacks"] == "2"
+
+
+def test_cross_dataset_tables_label_near_in_domain_pairs_and_show_false_alarms(tmp_path):
+    rows = []
+    for test_dataset, fa in (("nsl", 0.02), ("iot", 0.4)):
+        doc = {**document("kdd", "deep_ae", 0, 0.8), "test_dataset": test_dataset}
+        doc["detectors"]["deep_ae"]["splits"]["test"]["false_alarm_rate"] = fa
+        rows.append(tidy_job(doc, "cross", test_dataset))
+    rows.append(tidy_job(document("kdd", "deep_ae", 0, 0.9)))
+    tidy = pd.concat(rows)
+    auroc = report.cross_dataset_table(tidy, "auroc", near_in_domain=[["kdd", "nsl"]]).set_index("detector")
+    assert list(auroc.columns) == ["kdd -> iot test", "kdd -> kdd test", "kdd -> nsl test (near in-domain)"]
+    alarms = report.cross_dataset_table(tidy, "false_alarm_rate", near_in_domain=[["kdd", "nsl"]]).set_index("detector")
+    assert alarms.loc["deep_ae"].tolist() == [0.4, 0.05, 0.02]

@@ -213,3 +213,24 @@ def test_seed_after_seed_in_one_process_equals_a_fresh_process(matrices, tmp_pat
         subprocess.run([sys.executable, "-c", FRESH_PROCESS_JOB, str(tmp_path / "job.pkl"), str(tmp_path / "fresh.parquet")],
                        check=True)
         pd.testing.assert_frame_equal(in_loop, pd.read_parquet(tmp_path / "fresh.parquet"))
+
+
+def test_a_run_scoring_every_record_alike_is_flagged_degenerate(matrices):
+    """Two test splits scored by PCA: one of two distinct rows (two scores: fine), one of a single
+    repeated row labelled normal and attack (one score for all: degenerate)."""
+    from iotad.runs import degenerate_reasons
+
+    train, val, test = matrices
+    normal, attack = int(np.flatnonzero(~test.labels("binary"))[0]), int(np.flatnonzero(test.labels("binary"))[0])
+    two = test.take(np.r_[[normal] * 50, [attack] * 50])
+    one = test.take([normal] * 60 + [attack] * 40)
+    one = Matrix(np.repeat(test.X[[normal]], 100, axis=0), one.rows)  # attack rows with a normal row's features
+    result = run_job("pca", {}, seed=0, threads=2, train=train, val=val, tests={"two": two, "one": one})
+    assert result.metrics["detectors"]["pca"]["degenerate"] == ["constant score on one"]
+    # the other criteria, on hand-made inputs
+    frame = pd.DataFrame({"split": "test", "score": [0.1, 0.2]})
+    assert degenerate_reasons({"test": {"false_alarm_rate": 1.0}}, [frame], {}, None) == ["every normal record flagged on test"]
+    stuck = {"val_accuracy": [0.253, 0.253, 0.253]}
+    assert degenerate_reasons({"test": {"false_alarm_rate": 0.2}}, [frame], stuck, 0.2531) == [
+        "validation accuracy constant at the majority family's share (0.253)"]
+    assert degenerate_reasons({"test": {"false_alarm_rate": 0.2}}, [frame], {"val_accuracy": [0.25, 0.6]}, 0.25) == []

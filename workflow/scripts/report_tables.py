@@ -10,7 +10,12 @@ from iotad.io import write_json
 from iotad.smk import job
 
 with job(snakemake, "report_tables") as log:
-    tidy = pd.read_parquet(snakemake.input[0])
+    tidy, degenerate = report.set_apart_degenerate(pd.read_parquet(snakemake.input[0]))
+    report.write_table(degenerate, Path(snakemake.output.friedman).parent / "degenerate_runs",
+                       note="Runs set apart (constant scores, every normal record flagged, or a supervised model stuck "
+                            "at the majority family; each metrics.json says why): out of every mean, rank and test.")
+    if len(degenerate):
+        log.warning("%d degenerate runs set apart (tables/degenerate_runs)", len(degenerate))
     tables = Path(snakemake.output.friedman).parent
     metric = snakemake.params.rank_metric
     resampled = snakemake.params.resampled
@@ -31,11 +36,19 @@ with job(snakemake, "report_tables") as log:
                        + " threshold_rule: configured (config threshold_rule; default the 99th percentile of"
                        " validation normals' errors) or last_loss (the public notebook's rule: the last epoch's"
                        " training loss), both from the same runs.")
-    cross = report.cross_dataset_table(tidy, "auroc")
-    report.write_table(cross, tables / "cross_dataset_auroc", note="Mean over seeds.")
+    near = snakemake.params.near_in_domain
+    cross = report.cross_dataset_table(tidy, "auroc", near)
+    report.write_table(cross, tables / "cross_dataset_auroc", note="Mean over seeds. Near in-domain: one dataset "
+                       "was built from the other (NSL-KDD from KDD'99).")
+    report.write_table(report.cross_dataset_table(tidy, "false_alarm_rate", near), tables / "cross_dataset_false_alarms",
+                       note="False-alarm rate, mean over seeds: what each AUROC of cross_dataset_auroc costs on "
+                            "the other dataset's normal traffic at the training side's threshold.")
     heatmap_figure(cross, "detector", "AUROC", snakemake.output.cross_png, snakemake.output.cross_svg)
     robustness_figure(tidy, metric, "test", snakemake.output.robust_png, snakemake.output.robust_svg)
     average, tests, nemenyi = report.rank_tests(tidy, metric, snakemake.params.primary_splits)
+    controls = report.negative_control_table(tidy, list(tests["uninformative_blocks"]))
+    report.write_table(controls, tables / "negative_controls", note="Datasets with too few attacks or normal records "
+                       "in their test split to rank detectors: false alarms on their benign traffic. " + note(controls))
     report.write_table(average, tables / "average_ranks", note=tests["verdict"])
     report.write_table(nemenyi, tables / "nemenyi", index=True, note="Nemenyi post-hoc p-values (scikit-posthocs). "
                        + tests["verdict"])

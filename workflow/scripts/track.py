@@ -13,10 +13,11 @@ with job(snakemake, "track") as log:
     runs = {}
     for entry in snakemake.params.jobs:
         run = Path(entry["run"])
+        metrics = json.loads((run / "metrics.json").read_text())
         runs[entry["job"]] = tracking.log_job(
-            snakemake.params.uri, experiment["experiment_id"], entry["job"], tags=entry["tags"],
-            params=tracking.flatten(entry["params"]),
-            metrics=tracking.job_metrics(json.loads((run / "metrics.json").read_text())),
+            snakemake.params.uri, experiment["experiment_id"], entry["job"],
+            tags=entry["tags"] | tracking.degenerate_tag(metrics), params=tracking.flatten(entry["params"]),
+            metrics=tracking.job_metrics(metrics),
             histories=json.loads((run / "history.json").read_text()),
             artifacts=[run / "metrics.json", run / "history.json", run / "model"],
         )
