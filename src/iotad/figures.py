@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
@@ -51,27 +51,52 @@ def loss_distribution_figure(scores: pd.DataFrame, threshold: float, title: str,
     save_figure(fig, png, svg)
 
 
-def curves_figure(scores: pd.DataFrame, title: str, png, svg) -> None:
-    """ROC and precision-recall curves of every detector on one test split."""
-    fig, (roc, pr) = plt.subplots(1, 2, figsize=(13, 5.5))
-    detectors = sorted(scores["detector"].unique()) if not scores.empty else []
-    palette = sns.color_palette("husl", max(len(detectors), 1))
+def readable_detectors(scores: pd.DataFrame, limit: int = 8) -> list[str]:
+    """The detectors a curves figure shows: the best (AUROC) of each model, a latent model's four
+    classifiers being one model, then the best ``limit`` of those, best first."""
+    from sklearn.metrics import roc_auc_score
+
+    auroc = {}
+    for detector, rows in scores.groupby("detector"):
+        if rows["is_attack"].nunique() == 2:
+            auroc[detector] = roc_auc_score(rows["is_attack"], rows["score"])
+    best = {}
+    for detector, value in sorted(auroc.items(), key=lambda item: -item[1]):
+        best.setdefault(detector.partition(":")[0], detector)
+    return sorted(best.values(), key=lambda d: -auroc[d])[:limit]
+
+
+def curves_figure(scores: pd.DataFrame, title: str, png, svg, limit: int = 8) -> list[str]:
+    """ROC and precision-recall curves on one test split for a readable set of detectors (see
+    ``readable_detectors``), with chance lines (the diagonal; the attack share for precision) and the
+    legend below the axes. Returns the detectors drawn."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(12, 6.5))
+    detectors = readable_detectors(scores, limit) if not scores.empty else []
+    palette = sns.color_palette("tab10", max(len(detectors), 1))
     for color, detector in zip(palette, detectors):
         rows = scores[scores["detector"] == detector]
-        if rows["is_attack"].nunique() < 2:
-            continue
-        RocCurveDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=roc,
-                                         curve_kwargs={"color": color})
-        PrecisionRecallDisplay.from_predictions(rows["is_attack"], rows["score"], name=detector, ax=pr,
-                                                curve_kwargs={"color": color})
-    if not roc.lines:
+        fpr, tpr, _ = roc_curve(rows["is_attack"], rows["score"])
+        precision, recall, _ = precision_recall_curve(rows["is_attack"], rows["score"])
+        roc.plot(fpr, tpr, color=color, label=f"{detector} (AUROC {auc(fpr, tpr):.3f})")
+        pr.plot(recall, precision, color=color, drawstyle="steps-post", label=detector)
+    if not detectors:
         no_data(roc, "needs normal and attack records")
         no_data(pr, "needs normal and attack records")
+    else:
+        share = float(scores.loc[scores["detector"] == detectors[0], "is_attack"].mean())
+        roc.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+        pr.axhline(share, color="grey", linestyle="--", linewidth=1, label=f"chance (attack share {share:.2f})")
+    roc.set(xlabel="False-alarm rate", ylabel="Detection rate", title="ROC", xlim=(0, 1), ylim=(0, 1.01))
+    pr.set(xlabel="Recall (detection rate)", ylabel="Precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1.01))
     for ax in (roc, pr):
-        if ax.get_legend():
-            ax.legend(fontsize=6, loc="lower right" if ax is roc else "lower left")
-    fig.suptitle(title)
+        if detectors:
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
+    fig.suptitle(f"{title}: best of each model (at most {limit})")
+    fig.tight_layout()
     save_figure(fig, png, svg)
+    return detectors
 
 
 def rank_figure(average: pd.DataFrame, tests: dict, nemenyi: pd.DataFrame, metric: str, png, svg):

@@ -402,3 +402,26 @@ def test_cross_dataset_tables_label_near_in_domain_pairs_and_show_false_alarms(t
     assert list(auroc.columns) == ["kdd -> iot test", "kdd -> kdd test", "kdd -> nsl test (near in-domain)"]
     alarms = report.cross_dataset_table(tidy, "false_alarm_rate", near_in_domain=[["kdd", "nsl"]]).set_index("detector")
     assert alarms.loc["deep_ae"].tolist() == [0.4, 0.05, 0.02]
+
+
+def test_curves_show_the_best_of_each_model_with_chance_lines_and_the_legend_outside(tmp_path, monkeypatch):
+    """Twelve detectors of five models: the figure draws the best classifier of each latent model
+    (by AUROC, computed here by ranking), at most four curves, plus the two chance lines."""
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(300, bool), np.ones(100, bool)]
+    quality = {"mae:a": 3.0, "mae:b": 0.5, "mae:c": 1.0, "ae:a": 0.3, "ae:b": 2.2, "pca": 0.6, "lof": 0.1,
+               "vae:a": 1.6, "vae:b": 0.2, "raw:a": 0.7, "raw:b": 1.1, "raw:c": 0.4}  # attack score shifts
+    scores = pd.concat([pd.DataFrame({"detector": d, "is_attack": y, "score": rng.normal(size=400) + q * y})
+                        for d, q in quality.items()])
+    captured = {}
+    monkeypatch.setattr(figures, "save_figure", lambda fig, png, svg: captured.setdefault("fig", fig))
+    drawn = figures.curves_figure(scores, "x, test", tmp_path / "c.png", tmp_path / "c.svg", limit=4)
+    assert drawn == ["mae:a", "ae:b", "vae:a", "raw:b"]  # one per model, best four, best first
+    roc, pr = captured["fig"].axes
+    assert len(roc.lines) == 4 + 1 and len(pr.lines) == 4 + 1  # curves + a chance line each
+    assert roc.lines[-1].get_xydata().tolist() == [[0, 0], [1, 1]]
+    assert pr.lines[-1].get_ydata()[0] == pytest.approx(0.25)  # the attack share
+    legend = roc.get_legend()
+    assert len(legend.get_texts()) == 5 and legend.get_texts()[0].get_text().startswith("mae:a (AUROC")
+    assert legend.get_bbox_to_anchor().y1 < roc.get_window_extent().y0 + 1  # below the axes, not over the curves
+    assert (roc.get_xlabel(), roc.get_ylabel()) == ("False-alarm rate", "Detection rate")

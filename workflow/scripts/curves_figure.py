@@ -1,4 +1,4 @@
-"""ROC and PR curves of every detector on one test split of one dataset (first seed)."""
+"""ROC and PR curves of the best detector of each model on one test split of one dataset (first seed)."""
 
 import pandas as pd
 
@@ -10,5 +10,6 @@ with job(snakemake, "curves") as log:
     columns = ["split", "detector", "is_attack", "score"]
     scores = pd.concat([pd.read_parquet(p, columns=columns, filters=[("split", "==", wc.split)]) for p in snakemake.input],
                        ignore_index=True)
-    curves_figure(scores, f"{wc.dataset}, {wc.split}", snakemake.output.png, snakemake.output.svg)
-    log.info("%d detectors, %d records each", scores["detector"].nunique(), len(scores) // max(scores["detector"].nunique(), 1))
+    drawn = curves_figure(scores, f"{wc.dataset}, {wc.split}", snakemake.output.png, snakemake.output.svg)
+    log.info("%d of %d detectors drawn (best of each model): %s", len(drawn), scores["detector"].nunique(),
+             ", ".join(drawn) or "none (the split needs normal and attack records)")
