@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score, roc_curve
+
+
+# Detection rate where the score's cut lets through at most 1 % / 5 % of the normal records: how a
+# detector compares at the false-alarm rates an operator can afford, whatever its threshold rule.
+FIXED_ALARM_METRICS = {"detection_at_1pct_false_alarms": 0.01, "detection_at_5pct_false_alarms": 0.05}
+
+
+def detection_at_false_alarm_rate(is_attack, scores, rate: float) -> float:
+    """The highest detection rate (true-positive rate) of any score cut whose false-alarm rate is at
+    most ``rate`` (the ROC curve read at that false-alarm rate, no interpolation)."""
+    fpr, tpr, _ = roc_curve(is_attack, scores)
+    return float(tpr[fpr <= rate].max())
 
 
 def binary_metrics(is_attack, scores, predictions) -> dict:
@@ -28,6 +40,8 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
         reasons.update(dict.fromkeys(("recall", "f1", "auroc", "auprc", "hard_auc"), "no attack records"))
     if attacks == records:
         reasons.update(dict.fromkeys(("false_alarm_rate", "auroc", "auprc", "hard_auc"), "no normal records"))
+    if not attacks or attacks == records:
+        reasons.update(dict.fromkeys(FIXED_ALARM_METRICS, "needs normal and attack records"))
     if not tp + fp:
         reasons["precision"] = "no record predicted an attack"
     values = {
@@ -40,7 +54,7 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
         "auprc_baseline": lambda: attacks / records,
         "hard_auc": lambda: roc_auc_score(y, pred),
         "false_alarm_rate": lambda: fp / (fp + tn),
-    }
+    } | {name: (lambda rate=rate: detection_at_false_alarm_rate(y, scores, rate)) for name, rate in FIXED_ALARM_METRICS.items()}
     metrics = {"records": records, "attacks": attacks}
     metrics.update({name: None if name in reasons else float(compute()) for name, compute in values.items()})
     metrics.update(tn=tn, fp=fp, fn=fn, tp=tp)

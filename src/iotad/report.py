@@ -18,7 +18,9 @@ HEADLINE = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "hard_auc
 NOVEL = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "auprc_baseline", "false_alarm_rate"]
 # Summary columns: AUPRC beside its no-skill baseline (the split's attack share), the train/test
 # overlap, then the headline metrics on novel rows.
-SUMMARY = (HEADLINE[:6] + ["auprc_baseline"] + HEADLINE[6:] + ["overlap_share"] + [f"novel.{m}" for m in NOVEL])
+SUMMARY = (HEADLINE[:6] + ["auprc_baseline"] + HEADLINE[6:]
+           + ["detection_at_1pct_false_alarms", "detection_at_5pct_false_alarms", "overlap_share"]
+           + [f"novel.{m}" for m in NOVEL])
 SEED_PAPER_MODELS = ["denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae", "cnn_lstm"]
 SEED_PAPER_METRICS = ["threshold", "accuracy", "precision", "recall", "f1", "false_alarm_rate"]
 
@@ -42,20 +44,34 @@ def set_apart_degenerate(tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     return kept, apart.rename(columns={"train_dataset": "dataset"})
 
 
-def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False, note: str | None = None) -> list[Path]:
+def _latex_escape(text: str) -> str:
+    return "".join({"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}.get(c, c) for c in text)
+
+
+def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False, note: str | None = None,
+                bold: pd.DataFrame | None = None) -> list[Path]:
     """CSV, Markdown and LaTeX versions of one table; an undefined value (NaN or "") is an empty cell
     in all three. ``note`` (e.g. what a ± covers) heads the Markdown table and is a comment in LaTeX;
-    the CSV stays plain so that it reads back as a table."""
+    the CSV stays plain so that it reads back as a table. ``bold`` (a boolean frame like ``table``)
+    marks cells printed in bold in Markdown and LaTeX (e.g. the best per column)."""
     stem = Path(stem)
     written = []
     # tabulate prints a float NaN as "nan" whatever missingval says; None is what it leaves empty
     shown = table.astype(object).where(table.notna(), None)
+    latex = lambda: table.to_latex(index=index, float_format="%.4f", escape=True, na_rep="")  # noqa: E731
+    if bold is not None:
+        marked = bold.reindex_like(table).fillna(False).astype(bool)
+        shown = shown.mask(marked, shown.map(lambda v: f"**{v}**"))
+        cells = table.astype(object).where(table.notna(), "").map(lambda v: _latex_escape(str(v)))
+        cells = cells.mask(marked, cells.map(lambda v: rf"\textbf{{{v}}}"))
+        cells.columns = [_latex_escape(str(c)) for c in cells.columns]
+        latex = lambda: cells.to_latex(index=index, escape=False)  # noqa: E731
     head = f"{note}\n\n" if note else ""
     comment = "".join(f"% {line}\n" for line in note.splitlines()) if note else ""
     for ext, render in (("csv", lambda: table.to_csv(index=index)),
                         ("md", lambda: head + shown.to_markdown(index=index, floatfmt=".4f", missingval="") + "\n"),
-                        ("tex", lambda: comment + table.to_latex(index=index, float_format="%.4f", escape=True,
-                                                                 na_rep=""))):
+                        ("tex", lambda: comment + latex())):
         path = stem.with_suffix(f".{ext}")
         with atomic_path(path) as tmp:
             tmp.write_text(render())
@@ -101,6 +117,29 @@ def summary_table(tidy: pd.DataFrame, split_kind: str = "test") -> pd.DataFrame:
     seeds = stats_.groupby(["train_dataset", "split", "detector"])["runs"].max()
     wide = wide.reindex(columns=[m for m in SUMMARY if m in wide.columns]).assign(seeds=seeds)
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
+
+
+def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None,
+                   metric: str = "auroc") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(detectors x datasets: ``metric`` on each dataset's primary test split, "mean ± std" over seeds
+    to 3 decimals, the best mean per dataset in bold; detectors run on every dataset first, best on
+    average first) -- the one table a paper prints. Returns the table and its bold mask."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
+                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")]
+    primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
+    rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
+    stats_ = mean_std(rows, ["detector", "train_dataset"])
+    stats_["cell"] = ["" if np.isnan(m) else f"{m:.3f}" if np.isnan(sd) else f"{m:.3f} ± {sd:.3f}"
+                      for m, sd in zip(stats_["mean"], stats_["std"])]
+    cells = stats_.pivot(index="detector", columns="train_dataset", values="cell")
+    means = stats_.pivot(index="detector", columns="train_dataset", values="mean")
+    # detectors run on every dataset first, then best on average (dataset-specific variants last)
+    order = pd.DataFrame({"n": means.notna().sum(axis=1), "mean": means.mean(axis=1)}).sort_values(
+        ["n", "mean"], ascending=False).index
+    cells, means = cells.loc[order], means.loc[order]
+    bold = means.eq(means.max()) & means.notna()
+    table = cells.reset_index().rename_axis(columns=None)
+    return table, pd.concat([pd.Series(False, index=bold.index, name="detector"), bold], axis=1).reset_index(drop=True)
 
 
 def novel_rows_table(tidy: pd.DataFrame) -> pd.DataFrame:

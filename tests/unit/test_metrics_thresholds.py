@@ -38,7 +38,8 @@ def test_normal_only_split_has_no_recall_or_f1():
     m = binary_metrics([0, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], [False] * 4)
     assert m["recall"] is m["f1"] is m["precision"] is m["auroc"] is None
     assert m["false_alarm_rate"] == 0.0 and m["accuracy"] == 1.0 and m["auprc_baseline"] == 0.0
-    assert set(m["undefined"]) == {"precision", "recall", "f1", "auroc", "auprc", "hard_auc"}
+    assert set(m["undefined"]) == {"precision", "recall", "f1", "auroc", "auprc", "hard_auc",
+                                   "detection_at_1pct_false_alarms", "detection_at_5pct_false_alarms"}
     # One false alarm: precision 0/1 is an honest 0, F1 still undefined (there is no attack to find).
     m = binary_metrics([0, 0, 0], [0.1, 0.9, 0.2], [False, True, False])
     assert m["precision"] == 0.0 and m["f1"] is None and m["undefined"]["f1"] == "no attack records"
@@ -82,3 +83,14 @@ def test_threshold_rules_refuse_what_they_cannot_do(rule, kwargs, message):
     with pytest.raises(ThresholdError, match=message):
         choose_threshold(rule, **kwargs)
     assert choose_threshold("fixed", value=0.3) == 0.3 and choose_threshold("last_loss", last_training_loss=0.02) == 0.02
+
+
+def test_detection_at_a_fixed_false_alarm_rate_by_hand():
+    # 100 normals scored 0..99, 10 attacks scored 95.5..104.5: a cut between 98 and 99 flags one
+    # normal (1 %) and the attacks from 98.5 up (7 of 10); a cut between 94 and 95 flags 5 normals
+    # (5 %) and all 10 attacks.
+    normal, attack = np.arange(100.0), np.arange(95.5, 105.5)
+    y = np.r_[np.zeros(100, bool), np.ones(10, bool)]
+    m = binary_metrics(y, np.r_[normal, attack], np.zeros(110, bool))
+    assert m["detection_at_1pct_false_alarms"] == pytest.approx(0.7)
+    assert m["detection_at_5pct_false_alarms"] == pytest.approx(1.0)

@@ -425,3 +425,19 @@ def test_curves_show_the_best_of_each_model_with_chance_lines_and_the_legend_out
     assert len(legend.get_texts()) == 5 and legend.get_texts()[0].get_text().startswith("mae:a (AUROC")
     assert legend.get_bbox_to_anchor().y1 < roc.get_window_extent().y0 + 1  # below the axes, not over the curves
     assert (roc.get_xlabel(), roc.get_ylabel()) == ("False-alarm rate", "Detection rate")
+
+
+def test_headline_table_is_detectors_by_datasets_with_the_best_in_bold(tidy, tmp_path):
+    table, bold = report.headline_table(tidy)
+    # fixture AUROC = 0.6 + 0.1 m + 0.01 d + 0.001 seed; lof (m 2) best everywhere, mae 0.9 on seed 0 only
+    assert list(table.columns) == ["detector", "a", "b", "c"]
+    row = table.set_index("detector").loc["lof"]
+    assert row["a"] == f"{np.mean([0.8, 0.801]):.3f} ± {np.std([0.8, 0.801], ddof=1):.3f}"
+    assert table["detector"].tolist()[:2] == ["mae:linear_svc", "mae:perceptron"]  # 0.9 > 0.8005: best first
+    assert bold.loc[0, ["a", "b", "c"]].all() and not bold.loc[table["detector"] == "pca", ["a", "b", "c"]].any(axis=None)
+    report.write_table(table, tmp_path / "headline", bold=bold)
+    md = (tmp_path / "headline.md").read_text()
+    tex = (tmp_path / "headline.tex").read_text()
+    assert "| **0.900** " in md and md.count("**") == 2 * 2 * 3  # two mae detectors tie at 0.9 in 3 datasets
+    assert r"\textbf{0.900}" in tex and r"mae:linear\_svc" in tex
+    assert "**" not in (tmp_path / "headline.csv").read_text()

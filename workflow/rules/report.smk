@@ -31,6 +31,7 @@ rule report_tables:
     output:
         multiext("results/report/tables/summary", ".csv", ".md", ".tex"),
         multiext("results/report/tables/degenerate_runs", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/headline", ".csv", ".md", ".tex"),
         multiext("results/report/tables/negative_controls", ".csv", ".md", ".tex"),
         multiext("results/report/tables/novel_rows", ".csv", ".md", ".tex"),
         multiext("results/report/tables/seed_paper", ".csv", ".md", ".tex"),

@@ -24,6 +24,10 @@ with job(snakemake, "report_tables") as log:
         """What the ± covers for the datasets in ``table`` (model initialisation; split draw where resampled)."""
         return report.variance_note(table["dataset"] if "dataset" in table else [], resampled)
 
+    headline, best = report.headline_table(tidy, snakemake.params.primary_splits, metric)
+    report.write_table(headline, tables / "headline", bold=best,
+                       note=f"{metric.upper()} on each dataset's primary test split, mean ± std over seeds; the best mean "
+                            "per dataset in bold; best on average first (variants run on one dataset last). " + note(pd.DataFrame({"dataset": headline.columns[1:]})))
     for name, table in (("summary", report.summary_table(tidy)), ("novel_rows", report.novel_rows_table(tidy)),
                         ("vu_latent_auroc", report.vu_table(tidy, "auroc")),
                         ("vu_latent_hard_auc", report.vu_table(tidy, "hard_auc")),
