@@ -142,6 +142,20 @@ def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = N
     return table, pd.concat([pd.Series(False, index=bold.index, name="detector"), bold], axis=1).reset_index(drop=True)
 
 
+def runtime_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and detector, mean over seeds: fit seconds (one core; a latent model's encoder is
+    fitted once for its four classifiers but each reports it) and scoring throughput (distinct records
+    per second on the test splits) -- what a run costs, measured in the run itself."""
+    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "")
+                & (((tidy["split"] == "train") & (tidy["metric"] == "fit_seconds"))
+                   | (tidy["split"].str.startswith("test") & (tidy["metric"] == "records_per_second")))]
+    if rows.empty:
+        return pd.DataFrame(columns=["dataset", "detector", "fit_seconds", "records_per_second"])
+    table = rows.groupby(["train_dataset", "detector", "metric"])["value"].mean().unstack("metric")
+    table = table.reindex(columns=["fit_seconds", "records_per_second"]).round({"fit_seconds": 2, "records_per_second": 0})
+    return table.reset_index().rename(columns={"train_dataset": "dataset"}).rename_axis(columns=None)
+
+
 def novel_rows_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Does a detector find what it has not memorised? Per (dataset, test split, detector): test rows
     whose feature vector occurs in training (count, share), the novel rows' count, each headline

@@ -441,3 +441,14 @@ def test_headline_table_is_detectors_by_datasets_with_the_best_in_bold(tidy, tmp
     assert "| **0.900** " in md and md.count("**") == 2 * 2 * 3  # two mae detectors tie at 0.9 in 3 datasets
     assert r"\textbf{0.900}" in tex and r"mae:linear\_svc" in tex
     assert "**" not in (tmp_path / "headline.csv").read_text()
+
+
+def test_runtime_table_averages_fit_time_and_throughput_over_seeds():
+    docs = []
+    for seed, fit, rate in ((0, 2.0, 1000.0), (1, 4.0, 3000.0)):
+        doc = document("a", "pca", seed, 0.7)
+        doc["detectors"]["pca"].update(fit_seconds=fit)
+        doc["detectors"]["pca"]["splits"]["test"]["records_per_second"] = rate
+        docs.append(tidy_job(doc))
+    table = report.runtime_table(pd.concat(docs)).set_index(["dataset", "detector"])
+    assert table.loc[("a", "pca")].to_dict() == {"fit_seconds": 3.0, "records_per_second": 2000.0}

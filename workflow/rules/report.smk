@@ -32,6 +32,7 @@ rule report_tables:
         multiext("results/report/tables/summary", ".csv", ".md", ".tex"),
         multiext("results/report/tables/degenerate_runs", ".csv", ".md", ".tex"),
         multiext("results/report/tables/headline", ".csv", ".md", ".tex"),
+        multiext("results/report/tables/runtime", ".csv", ".md", ".tex"),
         multiext("results/report/tables/negative_controls", ".csv", ".md", ".tex"),
         multiext("results/report/tables/novel_rows", ".csv", ".md", ".tex"),
         multiext("results/report/tables/seed_paper", ".csv", ".md", ".tex"),

@@ -28,6 +28,8 @@ with job(snakemake, "report_tables") as log:
     report.write_table(headline, tables / "headline", bold=best,
                        note=f"{metric.upper()} on each dataset's primary test split, mean ± std over seeds; the best mean "
                             "per dataset in bold; best on average first (variants run on one dataset last). " + note(pd.DataFrame({"dataset": headline.columns[1:]})))
+    report.write_table(report.runtime_table(tidy), tables / "runtime",
+                       note="Mean over seeds: fit seconds on one core, and distinct test records scored per second.")
     for name, table in (("summary", report.summary_table(tidy)), ("novel_rows", report.novel_rows_table(tidy)),
                         ("vu_latent_auroc", report.vu_table(tidy, "auroc")),
                         ("vu_latent_hard_auc", report.vu_table(tidy, "hard_auc")),
