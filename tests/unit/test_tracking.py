@@ -75,3 +75,12 @@ def test_job_metrics_flattens_detectors_splits_and_family_rates():
                                          "mae:perceptron.threshold": 0.0, "mae:perceptron.epochs": 3.0,
                                          "mae:perceptron.test.auroc": 0.9, "mae:perceptron.test.tp": 4.0,
                                          "mae:perceptron.test.detection.dos": 0.75}
+
+
+def test_a_job_with_a_degenerate_detector_is_tagged_for_the_mlflow_filter():
+    from iotad.tracking import degenerate_tag
+
+    doc = {"detectors": {"mae:perceptron": {"degenerate": []},
+                         "mae:linear_svc": {"degenerate": ["every normal record flagged on test", "constant score on test"]}}}
+    assert degenerate_tag(doc) == {"degenerate": "mae:linear_svc: every normal record flagged on test, constant score on test"}
+    assert degenerate_tag({"detectors": {"pca": {"degenerate": []}, "lof": {}}}) == {}
