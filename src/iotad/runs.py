@@ -178,7 +178,8 @@ def degenerate_reasons(splits: dict, frames: list[pd.DataFrame], history: dict, 
         if result.get("false_alarm_rate") == 1.0:
             reasons.append(f"every normal record flagged on {split}")
     accuracy = history.get("val_accuracy") or []
-    if majority_share is not None and len(accuracy) > 1 and np.ptp(accuracy) == 0 \
+    # (a validation split of one family says nothing: predicting it is right, not stuck)
+    if majority_share is not None and majority_share < 1 and len(accuracy) > 1 and np.ptp(accuracy) == 0 \
             and abs(accuracy[0] - majority_share) < 1e-3:
         reasons.append(f"validation accuracy constant at the majority family's share ({majority_share:.3f})")
     return reasons

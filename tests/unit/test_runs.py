@@ -234,3 +234,4 @@ def test_a_run_scoring_every_record_alike_is_flagged_degenerate(matrices):
     assert degenerate_reasons({"test": {"false_alarm_rate": 0.2}}, [frame], stuck, 0.2531) == [
         "validation accuracy constant at the majority family's share (0.253)"]
     assert degenerate_reasons({"test": {"false_alarm_rate": 0.2}}, [frame], {"val_accuracy": [0.25, 0.6]}, 0.25) == []
+    assert degenerate_reasons({"test": {"false_alarm_rate": 0.2}}, [frame], {"val_accuracy": [1.0, 1.0]}, 1.0) == []
