@@ -16,7 +16,7 @@ FIXED_ALARM_METRICS = {"detection_at_1pct_false_alarms": 0.01, "detection_at_5pc
 def detection_at_false_alarm_rate(is_attack, scores, rate: float) -> float:
     """The highest detection rate (true-positive rate) of any score cut whose false-alarm rate is at
     most ``rate`` (the ROC curve read at that false-alarm rate, no interpolation)."""
-    fpr, tpr, _ = roc_curve(is_attack, scores)
+    fpr, tpr, _ = roc_curve(is_attack, scores, drop_intermediate=False)  # keep every cut: ties make collinear points
     return float(tpr[fpr <= rate].max())
 
 

@@ -129,6 +129,8 @@ def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = N
     primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
     rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
     stats_ = mean_std(rows, ["detector", "train_dataset"])
+    if stats_.empty:
+        return pd.DataFrame(columns=["detector"]), pd.DataFrame(columns=["detector"])
     stats_["cell"] = ["" if np.isnan(m) else f"{m:.3f}" if np.isnan(sd) else f"{m:.3f} ± {sd:.3f}"
                       for m, sd in zip(stats_["mean"], stats_["std"])]
     cells = stats_.pivot(index="detector", columns="train_dataset", values="cell")
@@ -137,7 +139,8 @@ def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = N
     order = pd.DataFrame({"n": means.notna().sum(axis=1), "mean": means.mean(axis=1)}).sort_values(
         ["n", "mean"], ascending=False).index
     cells, means = cells.loc[order], means.loc[order]
-    bold = means.eq(means.max()) & means.notna()
+    shown = means.round(3)  # bold what reads as the best: ties at the printed precision all bold
+    bold = shown.eq(shown.max()) & shown.notna()
     table = cells.reset_index().rename_axis(columns=None)
     return table, pd.concat([pd.Series(False, index=bold.index, name="detector"), bold], axis=1).reset_index(drop=True)
 

@@ -262,7 +262,11 @@ def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training
         splits, new_frames = score_splits(name, detector, tests, training_labels, log, train, context)
         frames += new_frames
         fit = {k: v for k, v in trained["detectors"][name].items() if k != "splits"}
-        document["detectors"][name] = {**fit, "splits": splits}
+        # degenerate where it was trained, or on this dataset's splits (constant scores, every normal flagged)
+        reasons = list(fit.get("degenerate", [])) + degenerate_reasons(splits, new_frames, {}, None)
+        document["detectors"][name] = {**fit, "degenerate": reasons, "splits": splits}
+        if reasons and log and reasons != fit.get("degenerate"):
+            log.warning("%s%s is degenerate here (%s): reported apart", context, name, "; ".join(reasons))
     return JobResult(document, pd.concat(frames, ignore_index=True), {})
 
 

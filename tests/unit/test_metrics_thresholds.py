@@ -94,3 +94,13 @@ def test_detection_at_a_fixed_false_alarm_rate_by_hand():
     m = binary_metrics(y, np.r_[normal, attack], np.zeros(110, bool))
     assert m["detection_at_1pct_false_alarms"] == pytest.approx(0.7)
     assert m["detection_at_5pct_false_alarms"] == pytest.approx(1.0)
+
+
+def test_detection_at_a_fixed_false_alarm_rate_with_tied_scores():
+    # 100 normals and 100 attacks, each score k/100 shared by normal k and attack k - 1 ... a staircase
+    # of ties: every cut that lets 5 normals through flags 5 attacks, so the rate at 5 % is 0.05.
+    y = np.r_[np.zeros(100, bool), np.ones(100, bool)]
+    scores = np.r_[np.arange(100), np.arange(100)] / 100
+    m = binary_metrics(y, scores, np.zeros(200, bool))
+    assert m["detection_at_5pct_false_alarms"] == pytest.approx(0.05)
+    assert m["detection_at_1pct_false_alarms"] == pytest.approx(0.01)

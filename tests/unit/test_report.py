@@ -452,3 +452,12 @@ def test_runtime_table_averages_fit_time_and_throughput_over_seeds():
         docs.append(tidy_job(doc))
     table = report.runtime_table(pd.concat(docs)).set_index(["dataset", "detector"])
     assert table.loc[("a", "pca")].to_dict() == {"fit_seconds": 3.0, "records_per_second": 2000.0}
+
+
+def test_headline_bold_follows_the_printed_precision_and_an_empty_table_is_empty():
+    docs = [tidy_job(document("a", name, 0, auroc)) for name, auroc in (("pca", 0.9004), ("lof", 0.9001), ("ae", 0.8))]
+    table, bold = report.headline_table(pd.concat(docs))
+    marked = dict(zip(table["detector"], bold["a"]))
+    assert marked == {"pca": True, "lof": True, "ae": False}  # both print as 0.900
+    empty, _ = report.headline_table(pd.DataFrame(columns=COLUMNS))
+    assert empty.empty
