@@ -97,8 +97,9 @@ def test_detection_at_a_fixed_false_alarm_rate_by_hand():
 
 
 def test_detection_at_a_fixed_false_alarm_rate_with_tied_scores():
-    # 100 normals and 100 attacks, each score k/100 shared by normal k and attack k - 1 ... a staircase
-    # of ties: every cut that lets 5 normals through flags 5 attacks, so the rate at 5 % is 0.05.
+    # 100 normals and 100 attacks, score k/100 shared by normal k and attack k: every cut lets as many
+    # normals as attacks through, so the rate at 5 % false alarms is 0.05 (a ROC curve that drops its
+    # collinear points keeps only the corners and reads 0.01 there).
     y = np.r_[np.zeros(100, bool), np.ones(100, bool)]
     scores = np.r_[np.arange(100), np.arange(100)] / 100
     m = binary_metrics(y, scores, np.zeros(200, bool))

@@ -235,3 +235,20 @@ def test_a_run_scoring_every_record_alike_is_flagged_degenerate(matrices):
         "validation accuracy constant at the majority family's share (0.253)"]
     assert degenerate_reasons({"test": {"false_alarm_rate": 0.2}}, [frame], {"val_accuracy": [0.25, 0.6]}, 0.25) == []
     assert degenerate_reasons({"test": {"false_alarm_rate": 0.2}}, [frame], {"val_accuracy": [1.0, 1.0]}, 1.0) == []
+
+
+def test_a_cross_dataset_run_is_checked_for_degeneracy_on_its_own_splits():
+    from iotad.runs import cross_job
+
+    class Constant:  # a fitted detector that scores every record alike
+        threshold_ = 0.5
+
+        def score_samples(self, X):
+            return np.full(len(X), 0.7)
+
+    rows = pd.DataFrame({"part": "test", "record_id": range(4), "label": ["normal", "normal", "smurf", "smurf"],
+                         "family": ["normal", "normal", "dos", "dos"], "is_attack": [False, False, True, True]})
+    test = Matrix(np.arange(8, dtype="float32").reshape(4, 2), rows)
+    trained = {"model": "pca", "seed": 0, "detectors": {"pca": {"fit_seconds": 1.0, "degenerate": []}}}
+    result = cross_job({"pca": Constant()}, trained, {"test": test}, {"normal", "smurf"})
+    assert result.metrics["detectors"]["pca"]["degenerate"] == ["constant score on test", "every normal record flagged on test"]
