@@ -13,35 +13,22 @@ from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_s
 FIXED_ALARM_METRICS = {"detection_at_1pct_false_alarms": 0.01, "detection_at_5pct_false_alarms": 0.05}
 
 
-def detection_at_false_alarm_rate(is_attack, scores, rate: float) -> float:
-    """The highest detection rate (true-positive rate) of any score cut whose false-alarm rate is at
-    most ``rate`` (the ROC curve read at that false-alarm rate, no interpolation)."""
-    fpr, tpr, _ = roc_curve(is_attack, scores, drop_intermediate=False)  # keep every cut: ties make collinear points
-    return float(tpr[fpr <= rate].max())
-
-
-def binary_metrics(is_attack, scores, predictions) -> dict:
-    """Metrics for attack (positive) vs normal. AUROC/AUPRC use the continuous scores; ``hard_auc``
-    is the AUROC of the 0/1 predictions, which is what Vu et al. report as AUC; ``auprc_baseline``
-    is AUPRC's no-skill value (the split's attack share).
-
-    A metric the split cannot define is None, and ``undefined`` maps it to the reason: precision
-    without a predicted attack, recall without attacks, AUROC/AUPRC without both classes, the
-    false-alarm rate without normals; F1 without attacks (it scores the attack class). Never 0.0: a 0.0 would rank as a real (bad) result."""
+def threshold_metrics(is_attack, predictions) -> dict:
+    """The metrics of 0/1 predictions alone: counts, accuracy, precision, recall, F1 and false-alarm
+    rate, an undefined one None with its reason under ``undefined`` (precision without a predicted
+    attack, recall and F1 without attacks, the false-alarm rate without normals). Never 0.0: a 0.0
+    would rank as a real (bad) result."""
     y = np.asarray(is_attack, dtype=bool)
     pred = np.asarray(predictions, dtype=bool)
-    scores = np.asarray(scores, dtype="float64")
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, pred, labels=[False, True]).ravel())
     records, attacks = len(y), int(y.sum())
     reasons = {}
     if not records:
-        reasons.update(dict.fromkeys(("accuracy", "auprc_baseline"), "no records"))
+        reasons["accuracy"] = "no records"
     if not attacks:
-        reasons.update(dict.fromkeys(("recall", "f1", "auroc", "auprc", "hard_auc"), "no attack records"))
+        reasons.update(dict.fromkeys(("recall", "f1"), "no attack records"))
     if attacks == records:
-        reasons.update(dict.fromkeys(("false_alarm_rate", "auroc", "auprc", "hard_auc"), "no normal records"))
-    if not attacks or attacks == records:
-        reasons.update(dict.fromkeys(FIXED_ALARM_METRICS, "needs normal and attack records"))
+        reasons["false_alarm_rate"] = "no normal records"
     if not tp + fp:
         reasons["precision"] = "no record predicted an attack"
     values = {
@@ -49,18 +36,51 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
         "precision": lambda: tp / (tp + fp),
         "recall": lambda: tp / (tp + fn),
         "f1": lambda: 2 * tp / (2 * tp + fp + fn),  # 0 when attacks exist and none is found: defined
-        "auroc": lambda: roc_auc_score(y, scores),
-        "auprc": lambda: average_precision_score(y, scores),
-        "auprc_baseline": lambda: attacks / records,
-        "hard_auc": lambda: roc_auc_score(y, pred),
         "false_alarm_rate": lambda: fp / (fp + tn),
-    } | {name: (lambda rate=rate: detection_at_false_alarm_rate(y, scores, rate)) for name, rate in FIXED_ALARM_METRICS.items()}
+    }
     metrics = {"records": records, "attacks": attacks}
     metrics.update({name: None if name in reasons else float(compute()) for name, compute in values.items()})
     metrics.update(tn=tn, fp=fp, fn=fn, tp=tp)
     if reasons:
         metrics["undefined"] = dict(sorted(reasons.items()))
     return metrics
+
+
+def binary_metrics(is_attack, scores, predictions) -> dict:
+    """Metrics for attack (positive) vs normal: ``threshold_metrics`` of the predictions, and from the
+    continuous scores AUROC, AUPRC, its no-skill value ``auprc_baseline`` (the split's attack share)
+    and the detection rate at 1 % / 5 % false alarms (the ROC curve read there, every cut kept: ties
+    make collinear points). ``hard_auc`` is the AUROC of the 0/1 predictions, which is what Vu et al.
+    report as AUC. Those need both classes; undefined, they are None with a reason."""
+    y = np.asarray(is_attack, dtype=bool)
+    pred = np.asarray(predictions, dtype=bool)
+    scores = np.asarray(scores, dtype="float64")
+    metrics = threshold_metrics(y, pred)
+    records, attacks = metrics["records"], metrics["attacks"]
+    scored = ("auroc", "auprc", "hard_auc", *FIXED_ALARM_METRICS)
+    reasons = dict(metrics.pop("undefined", {}))
+    values = dict.fromkeys(scored)
+    if not attacks:
+        reasons.update(dict.fromkeys(scored[:3], "no attack records"))
+    if attacks == records:
+        reasons.update(dict.fromkeys(scored[:3], "no normal records"))
+    if not attacks or attacks == records:
+        reasons.update(dict.fromkeys(FIXED_ALARM_METRICS, "needs normal and attack records"))
+    else:
+        fpr, tpr, _ = roc_curve(y, scores, drop_intermediate=False)
+        values.update(auroc=float(roc_auc_score(y, scores)), auprc=float(average_precision_score(y, scores)),
+                      hard_auc=float(roc_auc_score(y, pred)))
+        values.update({name: float(tpr[fpr <= rate].max()) for name, rate in FIXED_ALARM_METRICS.items()})
+    if not records:
+        reasons["auprc_baseline"] = "no records"
+    order = ("accuracy", "precision", "recall", "f1", "auroc", "auprc", "auprc_baseline", "hard_auc",
+             "false_alarm_rate", *FIXED_ALARM_METRICS)
+    merged = {**metrics, **values, "auprc_baseline": attacks / records if records else None}
+    result = {"records": records, "attacks": attacks, **{key: merged[key] for key in order},
+              **{key: metrics[key] for key in ("tn", "fp", "fn", "tp")}}
+    if reasons:
+        result["undefined"] = dict(sorted(reasons.items()))
+    return result
 
 
 def detection_rates(rows: pd.DataFrame, predictions, training_labels) -> pd.DataFrame:

@@ -124,10 +124,7 @@ def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = N
     """(detectors x datasets: ``metric`` on each dataset's primary test split, "mean ± std" over seeds
     to 3 decimals, the best mean per dataset in bold; detectors run on every dataset first, best on
     average first) -- the one table a paper prints. Returns the table and its bold mask."""
-    rows = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
-                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")]
-    primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
-    rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
+    rows, _ = on_primary_split(tidy, [metric], primary_splits)
     stats_ = mean_std(rows, ["detector", "train_dataset"])
     if stats_.empty:
         return pd.DataFrame(columns=["detector"]), pd.DataFrame(columns=["detector"])
@@ -343,13 +340,21 @@ def primary_split(splits) -> str:
     return "test" if "test" in splits else splits[0]
 
 
+def on_primary_split(tidy: pd.DataFrame, metrics: list[str],
+                     primary_splits: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(the grid's overall ``metrics`` rows on each dataset's primary test split, {dataset: that split}):
+    one independent block per dataset (KDDTest-21 lies inside KDDTest+). ``primary_splits`` names the
+    split per dataset (the workflow's first test split), else ``primary_split`` picks it."""
+    rows = tidy[(tidy["experiment"] == "grid") & tidy["metric"].isin(metrics) & (tidy["group"] == "")
+                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")]
+    primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
+    return rows[rows["split"] == rows["train_dataset"].map(primary)], primary
+
+
 def class_counts(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None) -> pd.DataFrame:
     """Attack and normal records of each dataset's primary test split (the fewest over its runs: a
     split drawn per seed varies), from the tidy table's ``attacks`` and ``records`` rows."""
-    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["metric"].isin(["attacks", "records"])
-                & tidy["split"].str.startswith("test")]
-    primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
-    rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
+    rows, _ = on_primary_split(tidy, ["attacks", "records"], primary_splits)
     wide = rows.pivot_table(index=["train_dataset", "detector", "seed"], columns="metric", values="value")
     if wide.empty:
         return pd.DataFrame(columns=["attacks", "normals"])
@@ -357,16 +362,14 @@ def class_counts(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = Non
     return wide.groupby("train_dataset")[["attacks", "normals"]].min().astype(int)
 
 
-def informative_datasets(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None,
-                         min_class_records: int = 30) -> tuple[list[str], dict[str, str]]:
-    """(datasets whose primary test split holds at least ``min_class_records`` attacks and as many
-    normal records, {other dataset: why}). A split with 2 attacks ranks nothing: one record moves
-    AUROC by a quarter; such a dataset is a negative control (false alarms on benign traffic)."""
+def uninformative_datasets(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None,
+                           min_class_records: int = 30) -> dict[str, str]:
+    """{dataset: why} for datasets whose primary test split holds fewer than ``min_class_records``
+    attacks or normal records. A split with 2 attacks ranks nothing: one record moves AUROC by a
+    quarter; such a dataset is a negative control (false alarms on benign traffic)."""
     counts = class_counts(tidy, primary_splits)
-    short = {d: f"{c.attacks:,} attack and {c.normals:,} normal records in its test split (fewer than {min_class_records} of one)"
-             for d, c in counts.iterrows() if min(c.attacks, c.normals) < min_class_records}
-    datasets = sorted(set(tidy.loc[tidy["experiment"] == "grid", "train_dataset"]) - set(short))
-    return datasets, short
+    return {d: f"{c.attacks:,} attack and {c.normals:,} normal records in its test split (fewer than {min_class_records} of one)"
+            for d, c in counts.iterrows() if min(c.attacks, c.normals) < min_class_records}
 
 
 def negative_control_table(tidy: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
@@ -399,13 +402,9 @@ def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[s
     ranks the detectors alike) with the same numbers of blocks and detectors; when that is not below
     ``alpha`` there are too few blocks and the ranks are descriptive only. A dataset whose primary
     split holds fewer than ``min_class_records`` attacks or normal records is no block (see
-    ``informative_datasets``); the result lists it under ``uninformative_blocks``."""
-    _, short = informative_datasets(tidy, primary_splits, min_class_records)
-    rows = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
-                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")
-                & ~tidy["train_dataset"].isin(list(short))]
-    primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
-    rows = rows[rows["split"] == rows["train_dataset"].map(primary)]
+    ``uninformative_datasets``); the result lists it under ``uninformative_blocks``."""
+    short = uninformative_datasets(tidy, primary_splits, min_class_records)
+    rows, primary = on_primary_split(tidy[~tidy["train_dataset"].isin(list(short))], [metric], primary_splits)
     scores = rows.groupby(["train_dataset", "detector"])["value"].mean().unstack("detector")
     scores = scores.dropna(axis=0, how="all")
     excluded = sorted(scores.columns[scores.isna().any()])

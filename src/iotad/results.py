@@ -52,8 +52,8 @@ def detector_values(entry: dict):
     for split, values in entry["splits"].items():
         for prefix, section in [("", values)] + [(f"{s}.", values[s]) for s in SECTIONS if s in values]:
             for key, value in section.items():
-                if _number(value) is not None:
-                    yield split, f"{prefix}{key}", "", _number(value)
+                if (number := _number(value)) is not None:
+                    yield split, f"{prefix}{key}", "", number
             for metric, group, value in _rates(prefix, section.get("detection", [])):
                 yield split, metric, group, value
 

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
 from .features import read_matrix
-from .metrics import binary_metrics, detection_rates
+from .metrics import binary_metrics, detection_rates, threshold_metrics
 from .models import JOB_OPTIONS, build_detectors
 from .outliers import distinct_rows
 from .split import stratified_split
@@ -108,7 +108,7 @@ def evaluate(rows: pd.DataFrame, scores, predictions, training_labels, seen=None
             {"undefined": novel["undefined"]} if "undefined" in novel else {})
     for rule, threshold in (thresholds or {}).items():
         at_rule = np.asarray(scores) > threshold
-        values = binary_metrics(attack, scores, at_rule)
+        values = threshold_metrics(attack, at_rule)  # a threshold moves no score-based metric
         undefined = {key: why for key, why in values.get("undefined", {}).items() if key in RULE_METRICS}
         metrics[rule] = {"threshold": float(threshold), **{key: values[key] for key in RULE_METRICS},
                          "detection": detection_rates(rows, at_rule, training_labels).to_dict(orient="records")}
@@ -134,11 +134,12 @@ def score_rows(detector, data: Matrix) -> tuple[np.ndarray, np.ndarray | None, i
     return scores, families, len(X)
 
 
-def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels, log=None, train: Matrix | None = None,
-                 context: str = "") -> tuple[dict, list]:
-    """Metrics per test split and the per-record score frames of one fitted detector. With ``train``,
-    each split also reports its overlap with the training rows and the metrics on its novel rows;
-    ``context`` (dataset, model, seed) names the job in warnings."""
+def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels, log=None,
+                 seen: dict[str, np.ndarray] | None = None, context: str = "") -> tuple[dict, list]:
+    """Metrics per test split and the per-record score frames of one fitted detector. With ``seen``
+    ({split: rows whose feature vector occurs in training}, see ``seen_in_training``), each split also
+    reports its overlap with the training rows and the metrics on its novel rows; ``context``
+    (dataset, model, seed) names the job in warnings."""
     results, frames = {}, []
     thresholds = getattr(detector, "alternative_thresholds_", None)
     for split, data in tests.items():
@@ -147,8 +148,7 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
         scores, families, scored = score_rows(detector, data)
         seconds = time.perf_counter() - start
         predictions = scores > detector.threshold_  # what each detector's predict() does
-        seen = data.seen_in(train) if train is not None else None
-        result = evaluate(data.rows, scores, predictions, training_labels, seen, thresholds)
+        result = evaluate(data.rows, scores, predictions, training_labels, (seen or {}).get(split), thresholds)
         # Throughput of the detector itself: rows it scored, not the repeats filled in from them.
         result.update(predict_seconds=seconds, distinct_records_scored=scored, records_per_second=scored / max(seconds, 1e-9))
         if families is not None:
@@ -163,6 +163,11 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
                      name, split, _shown(result["auroc"]), _shown(result["accuracy"]), _shown(result["f1"]),
                      len(data.rows), scored, result["records_per_second"])
     return results, frames
+
+
+def seen_in_training(tests: dict[str, Matrix], train: Matrix | None) -> dict[str, np.ndarray] | None:
+    """{split: rows whose feature vector occurs in ``train``}: once per job, for all its detectors."""
+    return None if train is None else {split: data.seen_in(train) for split, data in tests.items()}
 
 
 def degenerate_reasons(splits: dict, frames: list[pd.DataFrame], history: dict, majority_share: float | None) -> list[str]:
@@ -226,7 +231,7 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
         document["excluded_family"] = exclude_family
     if feature_columns:
         document["feature_columns"] = list(feature_columns)
-    frames, histories = [], {}
+    frames, histories, seen = [], {}, seen_in_training(tests, train)
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")
         detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
@@ -234,7 +239,7 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
         if log:
             log.info("%s: fitted on %d rows in %.1f s, threshold %.6g", name, len(fitted_on.rows),
                      detector.fit_seconds_, detector.threshold_)
-        splits, new_frames = score_splits(name, detector, tests, training_labels, log, train,
+        splits, new_frames = score_splits(name, detector, tests, training_labels, log, seen,
                                           f"{dataset}/{model}/seed{seed}: ")
         frames += new_frames
         document["detectors"][name] = {"fit_seconds": detector.fit_seconds_, "n_params": detector.n_params_,
@@ -257,9 +262,9 @@ def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training
     ``trained`` is the training job's metrics document (fit figures are copied from it); ``train``, the
     training rows, gives each split's overlap with them (NSL-KDD is derived from KDD'99)."""
     document = {key: trained[key] for key in ("model", "base_model", "seed", "params", "feature_columns") if key in trained}
-    document["detectors"], frames = {}, []
+    document["detectors"], frames, seen = {}, [], seen_in_training(tests, train)
     for name, detector in detectors.items():
-        splits, new_frames = score_splits(name, detector, tests, training_labels, log, train, context)
+        splits, new_frames = score_splits(name, detector, tests, training_labels, log, seen, context)
         frames += new_frames
         fit = {k: v for k, v in trained["detectors"][name].items() if k != "splits"}
         # degenerate where it was trained, or on this dataset's splits (constant scores, every normal flagged)

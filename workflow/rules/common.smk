@@ -129,7 +129,7 @@ PREPARATION_TABLES += expand("results/split/{dataset}/report.json", dataset=DATA
 
 def split_files(wildcards):
     return expand("results/split/{dataset}/{split}.parquet", dataset=wildcards.dataset,
-                  split=["train", "val", *test_splits(wildcards.dataset)])
+                  split=split_names(spec_of(wildcards.dataset)))
 
 
 def model_input_sources(wildcards):

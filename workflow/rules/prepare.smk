@@ -36,6 +36,7 @@ rule split_report:
         "results/benchmarks/split_report/{dataset}.tsv"
     params:
         split=config["split"],
+        dataset=lambda wildcards: parse_view(wildcards.dataset)[0],
     threads: 1
     resources:
         mem_mb=2000,

@@ -13,13 +13,14 @@ with job(snakemake, "split") as log:
     spec = registry(snakemake).dataset(view["dataset"])
     cfg = snakemake.params.split
     parts = {Path(p).stem: pd.read_parquet(p) for p in snakemake.input}
+    kind = split_kind(spec, cfg["kind_overrides"])
     splits = split_dataset(parts, spec, seed=view["seed"], val_size=cfg["validation_size"], test_size=cfg["test_size"],
                            exclude_family=view["exclude_family"], group_duplicates=cfg["group_duplicates"],
-                           kind=split_kind(spec, cfg["kind_overrides"]))
+                           kind=kind)
     name = snakemake.wildcards.split
     chosen = splits[name]
     drawn = {"val": cfg["validation_size"]}  # held-out shares iotad drew itself (grouped: may fall short)
-    if "test" in splits and split_kind(spec, cfg["kind_overrides"]) != "official":
+    if "test" in splits and kind != "official":
         drawn["test"] = cfg["test_size"] or spec.split.get("test_size")
     for family, counts in held_share_shortfalls(splits, drawn[name], name).items() if name in drawn else ():
         log.warning("%s: family %s has %s: its rows repeat a few feature vectors, kept whole on one side",

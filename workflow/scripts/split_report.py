@@ -10,7 +10,7 @@ from iotad.split import split_kind, split_report
 
 with job(snakemake, "split_report") as log:
     name = snakemake.wildcards.dataset
-    spec = registry(snakemake).dataset(name.split(".", 1)[0])  # a view (<dataset>.s<seed>...) splits its dataset
+    spec = registry(snakemake).dataset(snakemake.params.dataset)  # a view's dataset
     cfg = snakemake.params.split
     splits = {Path(p).stem: pd.read_parquet(p) for p in snakemake.input}  # train, val, then the test splits
     report = {"dataset": name, "kind": split_kind(spec, cfg["kind_overrides"]),
