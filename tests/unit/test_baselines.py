@@ -84,3 +84,16 @@ def test_other_threshold_rules(nsl_slice):
     assert flagged[yv].mean() > 0.5
     with pytest.raises(ValueError, match="last_loss"):
         fit("pca", nsl_slice, threshold_rule="last_loss")
+
+
+def test_ocsvm_at_the_default_settings_ranks_ton_iot_attacks_above_normals(ton_slice, config_hyperparameters):
+    """TON_IoT's normal traffic is diverse and its scans and floods sit in dense clusters of small flows:
+    with nu = 0.01 a few dozen boundary support vectors defined the score and ranked the attacks as the
+    most normal records (AUROC 0.29 in the default run); scikit-learn's nu = 0.5 spreads the kernel
+    expansion over half the normal rows."""
+    (X, y, _), (Xv, yv, _), (Xt, yt, _) = ton_slice
+    params = {k: v for k, v in config_hyperparameters["ocsvm"].items() if k != "distinct_rows"}
+    model = detector("ocsvm", seed=0, **params).fit(X, y, Xv, yv)
+    auroc = binary_metrics(yt, model.score_samples(Xt), model.predict(Xt))["auroc"]
+    print(f"ton-iot-network ocsvm {params}: AUROC {auroc:.3f}")
+    assert auroc > 0.75
