@@ -67,3 +67,13 @@ def sweep_variants(sweeps: dict, hyperparameters: dict) -> dict[str, dict]:
             slug = f"{name}__{key.replace('.', '_')}_{_value_slug(value)}"
             variants[slug] = {**params, "sweep": {"model": name, "parameter": key, "value": value}}
     return variants
+
+
+def sweep_defaults(sweeps: dict, hyperparameters: dict) -> list[dict]:
+    """Each robustness sweep's default point, ``{"model", "parameter", "value"}``: the value the grid's
+    run of that model trains with, so that its runs join the sweep's line without training it again."""
+    from .models import resolved_hyperparameter
+
+    return [{"model": entry["model"], "parameter": entry["parameter"],
+             "value": resolved_hyperparameter(entry["model"], hyperparameters, entry["parameter"])}
+            for entry in sweeps.get("runs") or []]

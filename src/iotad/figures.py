@@ -135,39 +135,47 @@ def heatmap_figure(table: pd.DataFrame, index: str, label: str, png, svg) -> Non
     save_figure(fig, png, svg)
 
 
-def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg):
-    """One panel per (dataset, model, hyperparameter): ``metric`` against the swept value (in config
-    order), one line per detector, mean over seeds with a ± std band. A value where the metric is
+METRIC_NAMES = {"recall": "detection rate", "false_alarm_rate": "false-alarm rate", "f1": "F1", "auroc": "AUROC"}
+
+
+def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg, defaults: list[dict] = ()):
+    """One panel per (dataset, model, hyperparameter): ``metric`` (a threshold's detection rate,
+    false-alarm rate and F1) against the swept value, the default included ("(default)" on its tick),
+    one line per detector and metric, mean over seeds with a ± std band. A value where the metric is
     undefined in every seed is a gap in the line (seaborn would join its neighbours across it)."""
     from .report import sweep_rows
 
-    rows = sweep_rows(tidy, metric, split)
+    rows = sweep_rows(tidy, metric, split, defaults)
     if rows.empty:
         fig, ax = plt.subplots(figsize=(6, 3))
         no_data(ax, "no robustness sweeps in this config")
         save_figure(fig, png, svg)
         return fig
-    rows = rows.assign(panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["setting"])
+    rows = rows.assign(panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["setting"],
+                       line=rows["detector"] + np.where(rows["metric"] == metric, "", " " + rows["metric"].map(METRIC_NAMES).fillna(rows["metric"])))
     panels = list(dict.fromkeys(rows["panel"]))
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3 * nrows), squeeze=False)
-    detectors = sorted(rows["detector"].unique())
-    colors = dict(zip(detectors, sns.color_palette("husl", len(detectors))))
+    lines = sorted(rows["line"].unique())
+    colors = dict(zip(lines, sns.color_palette("husl", len(lines))))
     for ax, panel in zip(axes.flat, panels):
         data = rows[rows["panel"] == panel]
         values = list(dict.fromkeys(data["setting_value"]))
-        for detector, line in data.groupby("detector", sort=True):
+        defaults_here = set(data.loc[data["default"].astype(bool), "setting_value"])
+        for name, line in data.groupby("line", sort=True):
             stats_ = line.groupby("setting_value", sort=False)["value"].agg(["mean", "std"]).reindex(values)
             x = np.arange(len(values))
             mean, std = stats_["mean"].to_numpy(float), stats_["std"].to_numpy(float)
-            ax.plot(x, mean, marker="o", color=colors[detector], label=detector)  # NaN breaks the line
-            ax.fill_between(x, mean - std, mean + std, color=colors[detector], alpha=0.2, linewidth=0)
+            ax.plot(x, mean, marker="o", color=colors[name], label=name)  # NaN breaks the line
+            ax.fill_between(x, mean - std, mean + std, color=colors[name], alpha=0.2, linewidth=0)
             # a point between gaps has no band: its ± as an error bar
-            ax.errorbar(x, mean, yerr=std, fmt="none", ecolor=colors[detector], alpha=0.5, capsize=2)
-        ax.set_xticks(np.arange(len(values)), values)
+            ax.errorbar(x, mean, yerr=std, fmt="none", ecolor=colors[name], alpha=0.5, capsize=2)
+        ax.set_xticks(np.arange(len(values)), [v + ("\n(default)" if v in defaults_here else "") for v in values], fontsize=7)
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_title(panel, fontsize=8)
-        ax.set(xlabel="value", ylabel=metric)
+        shown = list(dict.fromkeys(data["metric"]))
+        ax.set(xlabel="value", ylabel=METRIC_NAMES.get(shown[0], shown[0]) if len(shown) == 1 else "rate")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_axis_off()
     legend = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
@@ -177,19 +185,31 @@ def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg):
     return fig
 
 
-def preparation_sweep_figure(table: pd.DataFrame, png, svg) -> None:
-    """Training outlier / noise share against each LOF and DBSCAN parameter."""
+def preparation_sweep_figure(table: pd.DataFrame, png, svg):
+    """One panel per swept LOF / DBSCAN parameter, the default value included (a star, "(default)"
+    on its tick): LOF, its score's test AUROC (the outlier share is the contamination by
+    construction); DBSCAN, the training rows left as noise."""
     if table.empty:
         fig, ax = plt.subplots(figsize=(6, 3))
         no_data(ax, "no LOF/DBSCAN sweeps in this config")
         save_figure(fig, png, svg)
-        return
-    data = table.assign(panel=table["stage"] + " " + table["parameter"] + " (" + table["dataset"] + ")")
-    grid = sns.relplot(data, x="value", y="train_outlier_percent", col="panel", col_wrap=4, kind="line", marker="o",
-                       height=2.8, facet_kws={"sharex": False, "sharey": False})
-    grid.set_axis_labels("value", "training outliers / noise (%)")
-    grid.set_titles("{col_name}", size=8)
-    save_figure(grid.figure, png, svg)
+        return fig
+    panels = list(table.groupby(["stage", "dataset", "parameter"], sort=False))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3), squeeze=False)
+    for ax, ((stage, dataset, parameter), data) in zip(axes[0], panels):
+        data = data.sort_values("value")
+        column, label = ("auroc_test", "LOF score AUROC (test)") if stage == "lof" else ("train_outlier_percent", "training noise (%)")
+        x = np.arange(len(data))
+        ax.plot(x, data[column].to_numpy(float), marker="o", color="tab:blue")
+        default = data["default"].to_numpy(bool)
+        ax.plot(x[default], data[column].to_numpy(float)[default], marker="*", markersize=12, linestyle="none", color="tab:red")
+        ax.set_xticks(x, [f"{v:g}" + ("\n(default)" if d else "") for v, d in zip(data["value"], default)], fontsize=7)
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        ax.set(xlabel=parameter, ylabel=label)
+        ax.set_title(f"{stage.upper()} on {dataset}", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, png, svg)
+    return fig
 
 
 def latent_figure(codes: dict[str, np.ndarray], is_attack: np.ndarray, title: str, png, svg,

@@ -271,34 +271,74 @@ def cross_dataset_table(tidy: pd.DataFrame, metric: str = "auroc", near_in_domai
     return table.reindex(columns=sorted(table.columns)).reset_index()
 
 
-def sweep_rows(tidy: pd.DataFrame, metric: str, split: str) -> pd.DataFrame:
-    """Sweep rows of one metric; ``detector`` names the model (and classifier), not the variant,
-    so one line joins the values of a sweep."""
-    rows = tidy[(tidy["experiment"] == "sweep") & (tidy["metric"] == metric) & (tidy["group"] == "") & (tidy["split"] == split)]
-    return rows.assign(detector=np.where(rows["classifier"] != "", rows["base_model"] + ":" + rows["classifier"], rows["base_model"]))
+# A threshold cannot move a ranking metric (AUROC, AUPRC): their sweeps show what the threshold trades.
+THRESHOLD_PARAMETERS = ("percentile", "threshold_value", "threshold_rule")
+THRESHOLD_METRICS = ("recall", "false_alarm_rate", "f1")
 
 
-def robustness_table(tidy: pd.DataFrame, metric: str = "auroc", split: str = "test") -> pd.DataFrame:
-    """Sweep results: ``metric`` mean ± std over seeds per dataset, swept model, hyperparameter,
-    value and detector, values in the order the config lists them."""
-    rows = sweep_rows(tidy, metric, split)
-    table = mean_std(rows, ["train_dataset", "base_model", "setting", "setting_value", "detector"], sort=False)
+def _value_order(values) -> list[str]:
+    """Swept values (JSON text) in numeric order where all are numbers, else as listed."""
+    values = list(dict.fromkeys(values))
+    parsed = [json.loads(v) for v in values]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in parsed):
+        return [v for _, v in sorted(zip(parsed, values))]
+    return values
+
+
+def sweep_rows(tidy: pd.DataFrame, metric: str, split: str, defaults: list[dict] = ()) -> pd.DataFrame:
+    """Sweep rows, each sweep's default point added from the grid's runs of the swept model
+    (``default`` true; ``defaults`` from ``config.sweep_defaults``), in value order. ``metric``, or for
+    a threshold parameter detection rate, false-alarm rate and F1. ``detector`` names the model (and
+    classifier), not the variant, so one line joins the values of a sweep."""
+    base = tidy[(tidy["group"] == "") & (tidy["split"] == split)]
+    rows = [base[base["experiment"] == "sweep"].assign(default=False)]
+    for entry in defaults:
+        swept = rows[0][rows[0]["model"].str.startswith(entry["model"] + "__") & (rows[0]["setting"] == entry["parameter"])]
+        grid = base[(base["experiment"] == "grid") & (base["model"] == entry["model"])
+                    & base["train_dataset"].isin(set(swept["train_dataset"]))]
+        rows.append(grid.assign(experiment="sweep", setting=entry["parameter"], default=True,
+                                setting_value=json.dumps(entry["value"])))
+    rows = pd.concat(rows, ignore_index=True)
+    wanted = np.where(rows["setting"].isin(THRESHOLD_PARAMETERS), rows["metric"].isin(THRESHOLD_METRICS), rows["metric"] == metric)
+    rows = rows[wanted]
+    rows = rows.assign(detector=np.where(rows["classifier"] != "", rows["base_model"] + ":" + rows["classifier"], rows["base_model"]))
+    order = {(setting, v): (s, i) for s, (setting, data) in enumerate(rows.groupby("setting", sort=False))
+             for i, v in enumerate(_value_order(data["setting_value"]))}
+    position = [order[key] for key in zip(rows["setting"], rows["setting_value"])]
+    return rows.iloc[sorted(range(len(rows)), key=position.__getitem__)]
+
+
+def robustness_table(tidy: pd.DataFrame, metric: str = "auroc", split: str = "test", defaults: list[dict] = ()) -> pd.DataFrame:
+    """Sweep results, mean ± std over seeds per dataset, swept model, hyperparameter, value (the default
+    marked) and detector: ``metric``, or a threshold's detection rate, false-alarm rate and F1."""
+    rows = sweep_rows(tidy, metric, split, defaults)
+    table = mean_std(rows, ["train_dataset", "base_model", "setting", "setting_value", "default", "detector", "metric"], sort=False)
     return table.drop(columns="runs").rename(columns={"train_dataset": "dataset", "base_model": "model", "setting": "parameter",
-                                 "setting_value": "value", "mean": metric, "std": f"{metric}_std"})
+                                                      "setting_value": "value"})
 
 
-def preparation_sweep_table(summaries: list[dict]) -> pd.DataFrame:
+def preparation_sweep_table(summaries: list[dict], defaults: list[dict] = ()) -> pd.DataFrame:
     """One row per LOF / DBSCAN sweep job: the changed parameter, the training outlier (noise)
-    share, clusters (DBSCAN) and the LOF score's AUROC on each test split."""
-    rows = []
-    for summary in summaries:
+    share, clusters (DBSCAN) and the LOF score's AUROC on each test split; ``defaults`` (the stages'
+    own summaries, at the configured values) add each sweep's default point (``default`` true)."""
+    def row(summary, parameter, default):
         stage = "lof" if "outline_score" in summary else "dbscan"
         overall = summary["splits"]["train"]["overall"]
-        row = {"stage": stage, "dataset": summary["dataset"], "parameter": summary["swept"],
-               "value": summary[summary["swept"]], "train_outlier_percent": overall["percent"],
-               "clusters": summary.get("clusters")}
-        row.update({f"auroc_{split}": v for split, v in summary.get("score_auroc", {}).items() if split != "train"})
-        rows.append(row)
+        entry = {"stage": stage, "dataset": summary["dataset"], "parameter": parameter, "value": summary[parameter],
+                 "default": default, "train_outlier_percent": overall["percent"], "clusters": summary.get("clusters")}
+        entry.update({f"auroc_{split}": v for split, v in summary.get("score_auroc", {}).items() if split != "train"})
+        return entry
+
+    rows = [row(summary, summary["swept"], False) for summary in summaries]
+    swept = {(r["stage"], r["dataset"], r["parameter"]) for r in rows}
+    for summary in defaults:
+        stage = "lof" if "outline_score" in summary else "dbscan"
+        rows += [row(summary, parameter, True) for s, dataset, parameter in sorted(swept)
+                 if s == stage and dataset == summary["dataset"]]
+    if not rows:
+        return pd.DataFrame(rows)
+    order = {key: i for i, key in enumerate(dict.fromkeys((r["stage"], r["dataset"], r["parameter"]) for r in rows))}
+    rows.sort(key=lambda r: (order[r["stage"], r["dataset"], r["parameter"]], r["value"]))
     return pd.DataFrame(rows)
 
 

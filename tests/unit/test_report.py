@@ -91,7 +91,7 @@ def test_cross_dataset_matrix_sits_beside_the_own_dataset_result(tidy, tmp_path)
     assert report.cross_dataset_table(tidy).empty
 
 
-def test_robustness_keeps_the_config_order_of_values(tmp_path):
+def test_robustness_orders_numeric_values(tmp_path):
     from iotad.config import sweep_variants
 
     runs = [{"model": "mae", "parameter": "code", "values": [30, 5]},
@@ -107,24 +107,91 @@ def test_robustness_keeps_the_config_order_of_values(tmp_path):
             docs.append(tidy_job({**doc, "base_model": "mae", "sweep": params["sweep"]}, experiment="sweep"))
     tidy = pd.concat(docs)
     table = report.robustness_table(tidy)
-    assert table["value"].tolist() == ["30", "5", "0.4"] and table["parameter"].tolist() == ["code", "code", "layer_options.dropout"]
-    assert table["auroc"].tolist() == pytest.approx([0.85] * 3) and (table["seeds"] == 2).all()
-    assert set(table["detector"]) == {"mae:perceptron"}  # one line across the variants
-    figures.robustness_figure(tidy, "auroc", "test", tmp_path / "r.png", tmp_path / "r.svg")
-    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert table["value"].tolist() == ["5", "30", "0.4"] and table["parameter"].tolist() == ["code", "code", "layer_options.dropout"]
+    assert table["mean"].tolist() == pytest.approx([0.85] * 3) and (table["seeds"] == 2).all()
+    assert set(table["detector"]) == {"mae:perceptron"} and set(table["metric"]) == {"auroc"}  # one line across the variants
+
+
+def test_sweeps_join_the_grid_runs_at_the_default_and_thresholds_show_what_they_trade(tmp_path):
+    """The swept model's grid runs are each sweep's default point (so a two-value sweep has three
+    points, in value order); a threshold sweep plots detection rate, false-alarm rate and F1, which a
+    threshold moves, instead of AUROC, which it cannot."""
+    from iotad.config import sweep_defaults, sweep_variants
+
+    hyperparameters = {"mvae": {"epochs": 3}, "deep_ae": {"percentile": 99}}
+    sweeps = {"runs": [{"model": "mvae", "parameter": "latent_weight", "values": [10.0, 0.1]},
+                       {"model": "deep_ae", "parameter": "percentile", "values": [95.0, 99.9]}]}
+    defaults = sweep_defaults(sweeps, hyperparameters)
+    assert defaults == [{"model": "mvae", "parameter": "latent_weight", "value": 1000.0},  # the paper's, declared in latent.py
+                        {"model": "deep_ae", "parameter": "percentile", "value": 99}]
+    docs = []
+    for name, params in {**sweep_variants(sweeps, hyperparameters), "mvae": {}, "deep_ae": {}}.items():
+        base = params.get("model", name)
+        value = params.get("sweep", {}).get("value", 1000.0 if base == "mvae" else 99)
+        for seed in (0, 1):
+            detectors = [f"{name}:perceptron"] if base == "mvae" else [name]
+            doc = {**document("a", name, seed, 0.9, detectors), "base_model": base}
+            for detector in doc["detectors"].values():
+                detector["splits"]["test"].update(auroc=0.5 + value / 4000 if base == "mvae" else 0.9, recall=value / 100,
+                                                  false_alarm_rate=1 - value / 100)
+            if "sweep" in params:
+                doc["sweep"] = params["sweep"]
+            docs.append(tidy_job(doc, experiment="sweep" if "sweep" in params else "grid"))
+    tidy = pd.concat(docs)
+    table = report.robustness_table(tidy, "auroc", "test", defaults)
+    mvae = table[table["model"] == "mvae"]
+    assert mvae["value"].tolist() == ["0.1", "10.0", "1000.0"] and mvae["default"].tolist() == [False, False, True]
+    assert mvae["mean"].tolist() == pytest.approx([0.5 + v / 4000 for v in (0.1, 10.0, 1000.0)])
+    percentile = table[table["model"] == "deep_ae"]
+    assert set(percentile["metric"]) == {"recall", "false_alarm_rate", "f1"}
+    fig = figures.robustness_figure(tidy, "auroc", "test", tmp_path / "r.png", tmp_path / "r.svg", defaults)
+    panels = {ax.get_title(): ax for ax in fig.axes}
+    weight = panels["a: mvae latent_weight"]
+    assert [t.get_text() for t in weight.get_xticklabels()] == ["0.1", "10.0", "1000.0\n(default)"]
+    assert weight.lines[0].get_ydata() == pytest.approx([0.5 + v / 4000 for v in (0.1, 10.0, 1000.0)])
+    threshold = panels["a: deep_ae percentile"]
+    lines = {line.get_label(): line.get_ydata() for line in threshold.lines if not line.get_label().startswith("_")}
+    assert set(lines) == {"deep_ae detection rate", "deep_ae false-alarm rate", "deep_ae F1"}
+    assert lines["deep_ae detection rate"] == pytest.approx([0.95, 0.99, 0.999])
+    assert [t.get_text() for t in threshold.get_xticklabels()] == ["95.0", "99\n(default)", "99.9"]
 
 
 def test_preparation_sweep_table_names_the_changed_parameter(tmp_path):
     lof = {"dataset": "d", "n_neighbors": 10, "contamination": 0.1, "outline_score": 1.5, "swept": "n_neighbors",
-           "score_auroc": {"train": 0.6, "test": 0.7}, "splits": {"train": {"overall": {"percent": 10.0}}}}
+           "score_auroc": {"train": 0.6, "test": 0.7}, "splits": {"train": {"overall": {"percent": 10.0023}}}}
+    lof50 = {**lof, "n_neighbors": 50, "score_auroc": {"test": 0.75}, "splits": {"train": {"overall": {"percent": 10.0004}}}}
     dbscan = {"dataset": "d", "eps": 0.25, "min_samples": 5, "clusters": 7, "swept": "eps",
               "splits": {"train": {"overall": {"percent": 3.5}}}}
-    table = report.preparation_sweep_table([lof, dbscan])
+    table = report.preparation_sweep_table([lof, lof50, dbscan])
     assert table[["stage", "parameter", "value", "train_outlier_percent"]].values.tolist() == [
-        ["lof", "n_neighbors", 10, 10.0], ["dbscan", "eps", 0.25, 3.5]]
+        ["lof", "n_neighbors", 10, 10.0023], ["lof", "n_neighbors", 50, 10.0004], ["dbscan", "eps", 0.25, 3.5]]
     assert table.loc[0, "auroc_test"] == 0.7 and "auroc_train" not in table.columns
-    figures.preparation_sweep_figure(table, tmp_path / "p.png", tmp_path / "p.svg")
-    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_preparation_sweep_includes_the_default_point_and_plots_plain_values(tmp_path):
+    """Each sweep shows the stage's own run at the configured value, in value order; the LOF panel plots
+    the score's AUROC (the outlier share is the contamination by construction) without an axis offset
+    (it drew 10.0023 % vs 10.0004 % as "+1e1")."""
+    def lof(k, auroc, swept="n_neighbors"):
+        return {"dataset": "d", "n_neighbors": k, "contamination": 0.1, "outline_score": 1.5, "swept": swept,
+                "score_auroc": {"test": auroc}, "splits": {"train": {"overall": {"percent": 10.0 + k / 1e4}}}}
+    dbscan = {"dataset": "d", "eps": 1.0, "min_samples": 5, "clusters": 7, "swept": "eps",
+              "splits": {"train": {"overall": {"percent": 3.5}}}}
+    default_lof = {k: v for k, v in lof(20, 10.5).items() if k != "swept"}
+    default_dbscan = {**{k: v for k, v in dbscan.items() if k != "swept"}, "eps": 0.5, "splits": {"train": {"overall": {"percent": 9.0}}}}
+    table = report.preparation_sweep_table([lof(50, 10.75), lof(10, 10.25), dbscan], [default_lof, default_dbscan])
+    assert table[["stage", "parameter", "value", "default"]].values.tolist() == [
+        ["lof", "n_neighbors", 10, False], ["lof", "n_neighbors", 20, True], ["lof", "n_neighbors", 50, False],
+        ["dbscan", "eps", 0.5, True], ["dbscan", "eps", 1.0, False]]
+    fig = figures.preparation_sweep_figure(table, tmp_path / "p.png", tmp_path / "p.svg")
+    lof_ax, dbscan_ax = fig.axes
+    line = lof_ax.lines[0]
+    assert line.get_ydata().tolist() == [10.25, 10.5, 10.75] and lof_ax.get_ylabel().startswith("LOF score AUROC")
+    assert [t.get_text() for t in lof_ax.get_xticklabels()] == ["10", "20\n(default)", "50"]
+    assert lof_ax.lines[1].get_ydata().tolist() == [10.5]  # the default's marker
+    fig.canvas.draw()
+    assert lof_ax.yaxis.get_offset_text().get_text() == ""
+    assert dbscan_ax.lines[0].get_ydata().tolist() == [9.0, 3.5]
 
 
 def test_lofo_table_compares_held_out_with_trained_on_all(tidy):

@@ -9,7 +9,7 @@ _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
 
-from iotad.config import check_overrides, resolve_datasets, sweep_variants
+from iotad.config import check_overrides, resolve_datasets, sweep_defaults, sweep_variants
 from iotad.models import check_model_params
 from iotad.registry import DEFAULT_REGISTRY, load_registry
 from iotad.split import split_names

@@ -70,6 +70,8 @@ rule report_tables:
         "results/benchmarks/report_tables/all.tsv"
     params:
         rank_metric="auroc",
+        # each model sweep's default value: the grid's runs join its line
+        sweep_defaults=sweep_defaults(config["sweeps"], config["hyperparameters"]),
         # one block per dataset for the rank tests: its first test split (KDDTest+, not its subset KDDTest-21)
         primary_splits={dataset: test_splits(dataset)[0] for dataset in DATASETS},
         # datasets whose ± over seeds also covers the split draw (captions and table notes)
@@ -140,7 +142,10 @@ rule curves_figure:
 
 rule preparation_sweeps:
     input:
-        preparation_sweep_outputs("lof") + preparation_sweep_outputs("dbscan"),
+        sweeps=preparation_sweep_outputs("lof") + preparation_sweep_outputs("dbscan"),
+        # each sweep's default point: the stage's own run at the configured values
+        defaults=[f"results/{stage}/{dataset}/summary.json" for stage in ("lof", "dbscan")
+                  for dataset in config["sweeps"][stage]["datasets"] if dataset in DATASETS],
     output:
         multiext("results/report/tables/preparation_sweeps", ".csv", ".md", ".tex"),
         png=report(

@@ -8,7 +8,8 @@ from iotad.report import preparation_sweep_table, write_table
 from iotad.smk import job
 
 with job(snakemake, "preparation_sweeps") as log:
-    table = preparation_sweep_table([json.loads(Path(p).read_text()) for p in snakemake.input])
+    read = lambda paths: [json.loads(Path(p).read_text()) for p in paths]  # noqa: E731
+    table = preparation_sweep_table(read(snakemake.input.sweeps), read(snakemake.input.defaults))
     write_table(table, Path(snakemake.output[0]).with_suffix(""))
     preparation_sweep_figure(table, snakemake.output.png, snakemake.output.svg)
     log.info("%d sweep points", len(table))

@@ -35,7 +35,7 @@ with job(snakemake, "report_tables") as log:
                         ("vu_latent_hard_auc", report.vu_table(tidy, "hard_auc")),
                         ("unknown_attacks", report.unknown_attack_table(tidy)),
                         ("leave_one_family_out", report.lofo_table(tidy)),
-                        ("robustness", report.robustness_table(tidy, metric))):
+                        ("robustness", report.robustness_table(tidy, metric, "test", snakemake.params.sweep_defaults))):
         report.write_table(table, tables / name, note=note(table))
     seed_paper = report.seed_paper_table(tidy)
     report.write_table(seed_paper, tables / "seed_paper", note="Mean over seeds. " + note(seed_paper)
@@ -50,7 +50,8 @@ with job(snakemake, "report_tables") as log:
                        note="False-alarm rate, mean over seeds: what each AUROC of cross_dataset_auroc costs on "
                             "the other dataset's normal traffic at the training side's threshold.")
     heatmap_figure(cross, "detector", "AUROC", snakemake.output.cross_png, snakemake.output.cross_svg)
-    robustness_figure(tidy, metric, "test", snakemake.output.robust_png, snakemake.output.robust_svg)
+    robustness_figure(tidy, metric, "test", snakemake.output.robust_png, snakemake.output.robust_svg,
+                      snakemake.params.sweep_defaults)
     average, tests, nemenyi = report.rank_tests(tidy, metric, snakemake.params.primary_splits)
     controls = report.negative_control_table(tidy, list(tests["uninformative_blocks"]))
     report.write_table(controls, tables / "negative_controls", note="Datasets with too few attacks or normal records "

@@ -103,6 +103,29 @@ def load_detectors(directory: str | Path) -> dict:
 JOB_OPTIONS = ("max_train_rows", "distinct_rows", "feature_columns", "sweep")
 
 
+def resolved_hyperparameter(name: str, hyperparameters: dict, parameter: str):
+    """The value config model ``name`` trains with for ``parameter`` (dotted into a dict-valued one,
+    ``layer_options.l1_code``): its config entry, else the detector's declared default (for a
+    representation's latent weight and centres, the paper's value that None stands for)."""
+    params = {k: v for k, v in (hyperparameters.get(name) or {}).items() if k not in JOB_OPTIONS}
+    detector = next(iter(build_detectors(name, params, seed=0, threads=None).values()))
+    detector = getattr(detector, "encoder", detector)  # a latent model's hyperparameters are its encoder's
+    head, _, leaf = parameter.partition(".")
+    value = getattr(detector, head)
+    if leaf:
+        import inspect
+
+        from .autoencoders import build_autoencoder
+
+        return value.get(leaf, inspect.signature(build_autoencoder).parameters[leaf].default)
+    if value is None and head in ("latent_weight", "centres"):
+        from .latent import REPRESENTATIONS
+
+        _, _, centres, weight = REPRESENTATIONS[detector.representation]
+        return weight if head == "latent_weight" else list(centres)
+    return list(value) if isinstance(value, tuple) else value
+
+
 def check_model_params(models: list[str], hyperparameters: dict) -> None:
     """Fail at start-up, naming the model and the key, when a model or a hyperparameter is unknown."""
     for name in models:
