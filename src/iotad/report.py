@@ -156,6 +156,39 @@ def runtime_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename(columns={"train_dataset": "dataset"}).rename_axis(columns=None)
 
 
+def dataset_statistics_table(split_reports: dict[str, dict], features: dict[str, int],
+                             cleaning: dict[str, list[dict]] | None = None) -> pd.DataFrame:
+    """Per dataset of its primary view: one ``all`` row, then one row per split (train, val, each test
+    split), read from what the pipeline recorded: the split report (rows, attack rows, distinct feature
+    vectors, rows repeating a training vector) and the model input's feature count (after encoding).
+    ``duplicate_rows``: rows repeating a feature vector earlier in the same split (the split report
+    does not count repeats across splits, so the ``all`` row leaves it empty); ``rows_in_train``: rows
+    repeating a training vector. ``cleaning`` (each dataset's part cleaning reports) gives the ``all``
+    row's records the cleaning removed as duplicates (0 where it keeps them)."""
+    columns = ["dataset", "split", "rows", "features", "attack_rows", "attack_share", "duplicate_rows",
+               "duplicate_share", "rows_in_train", "duplicates_removed_in_cleaning"]
+    rows = []
+    for dataset, doc in split_reports.items():
+        parts = (cleaning or {}).get(dataset)
+        splits = doc["splits"].values()
+        total, attacks = sum(e["rows"] for e in splits), sum(e["attack_rows"] for e in splits)
+        rows.append({"dataset": dataset, "split": "all", "rows": total, "features": features.get(dataset),
+                     "attack_rows": attacks, "attack_share": attacks / total if total else None,
+                     "duplicates_removed_in_cleaning": None if parts is None else
+                     sum(p["duplicate_rows"] for p in parts if p.get("duplicates_removed"))})
+        for split, entry in doc["splits"].items():
+            n = entry["rows"]
+            duplicates = n - entry["distinct_vectors"]
+            rows.append({"dataset": dataset, "split": split, "rows": n, "features": features.get(dataset),
+                         "attack_rows": entry["attack_rows"], "attack_share": entry["attack_rows"] / n if n else None,
+                         "duplicate_rows": duplicates, "duplicate_share": duplicates / n if n else None,
+                         "rows_in_train": entry.get("rows_in_train")})
+    table = pd.DataFrame(rows, columns=columns)
+    # counts stay integers beside empty cells (rows_in_train of train)
+    counts = ["rows", "features", "attack_rows", "duplicate_rows", "rows_in_train", "duplicates_removed_in_cleaning"]
+    return table.astype({c: "Int64" for c in counts})
+
+
 def novel_rows_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Does a detector find what it has not memorised? Per (dataset, test split, detector): test rows
     whose feature vector occurs in training (count, share), the novel rows' count, each headline
@@ -184,34 +217,45 @@ def novel_rows_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
-def seed_paper_table(tidy: pd.DataFrame) -> pd.DataFrame:
+def _drop_empty_columns(table: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+    """``table`` without the columns (other than ``keep``) that are NaN or "" in every row: a column
+    no row fills (a family a dataset lacks, a representation run on another dataset) prints nothing."""
+    filled = table.replace("", np.nan).notna().any()
+    return table[[c for c in table.columns if c in keep or filled[c]]]
+
+
+def seed_paper_table(tidy: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
     """The seed paper's table: threshold, accuracy, precision, recall, F1, false-alarm rate and
-    detection rate per family (mean over seeds) of its autoencoders and CNN-LSTM, per dataset and test
-    split, at the configured threshold rule and, from the same runs, at the public notebook's rule
-    (``last_loss``: the last epoch's training loss); ``train_mse`` is the final autoencoder's plain
-    reconstruction MSE on its training normals, beside the notebook's threshold."""
+    detection rate per attack family (mean ± std over seeds) of its autoencoders and CNN-LSTM, per
+    dataset and test split, at the configured threshold rule and, from the same runs, at the public
+    notebook's rule (``last_loss``: the last epoch's training loss); ``train_mse`` is the final
+    autoencoder's plain reconstruction MSE on its training normals, beside the notebook's threshold.
+    ``dataset`` keeps one dataset's rows; columns empty in every row (families the rows lack) are dropped."""
     rows = tidy[(tidy["experiment"] == "grid") & tidy["base_model"].isin(SEED_PAPER_MODELS)]
-    keys = ["train_dataset", "split", "detector", "threshold_rule", "metric"]
+    if dataset is not None:
+        rows = rows[rows["train_dataset"] == dataset]
+    keys = ["train_dataset", "split", "detector", "threshold_rule"]
+    front = ["dataset", "split", "detector", "threshold_rule"]
     tests = rows[rows["split"].str.startswith("test")]
     rule = np.where(tests["metric"].str.startswith("last_loss."), "last_loss", "configured")
     tests = tests.assign(threshold_rule=rule, metric=tests["metric"].str.removeprefix("last_loss."))
     overall = tests[(tests["group"] == "") & tests["metric"].isin(SEED_PAPER_METRICS)]
-    families = tests[tests["metric"] == "detection_rate"].assign(metric=lambda f: "DR " + f["group"])
-    table = pd.concat([overall, families]).groupby(keys, observed=True)["value"].mean().unstack("metric")
-    # The configured threshold is a fit figure (split "train"): the same for every test split.
-    fitted = rows[(rows["split"] == "train") & (rows["group"] == "")]
-    fitted = fitted.groupby(["train_dataset", "detector", "metric"], observed=True)["value"].mean().unstack("metric")
-    if len(table) and len(fitted):
-        index = table.index.to_frame(index=False)
-        joined = index.merge(fitted.reset_index(), how="left", on=["train_dataset", "detector"])
-        configured = (index["threshold_rule"] == "configured").to_numpy()
-        if "threshold" in joined:
-            table["threshold"] = np.where(configured, joined["threshold"], table.get("threshold", np.nan))
-        if "train_mse" in joined:
-            table["train_mse"] = joined["train_mse"].to_numpy()
+    # the configured threshold is a fit figure (split "train"), the same for every test split
+    overall = overall[~((overall["threshold_rule"] == "configured") & (overall["metric"] == "threshold"))]
+    # the "normal" group's detection rate is the false-alarm rate, already a column
+    families = tests[(tests["metric"] == "detection_rate") & ~tests["group"].isin(["", "normal"])]
+    families = families.assign(metric="DR " + families["group"])
+    fitted = rows[(rows["split"] == "train") & (rows["group"] == "") & rows["metric"].isin(["threshold", "train_mse"])]
+    fitted = fitted.drop(columns=["split"]).merge(tests[keys].drop_duplicates(), on=["train_dataset", "detector"])
+    fitted = fitted[(fitted["metric"] == "train_mse") | (fitted["threshold_rule"] == "configured")]
+    stats_ = mean_std(pd.concat([overall, families, fitted]), keys + ["metric"])
+    if stats_.empty:
+        return pd.DataFrame(columns=front)
+    stats_["cell"] = _cells(stats_)
+    table = stats_.pivot(index=keys, columns="metric", values="cell")
     dr = sorted(c for c in table.columns if c.startswith("DR "))
-    order = SEED_PAPER_METRICS + (["train_mse"] if "train_mse" in table.columns else []) + dr
-    return table.reindex(columns=order).reset_index().rename(columns={"train_dataset": "dataset"})
+    table = table.reindex(columns=SEED_PAPER_METRICS + ["train_mse"] + dr).reset_index().rename_axis(columns=None)
+    return _drop_empty_columns(table.rename(columns={"train_dataset": "dataset"}), front)
 
 
 def variance_note(datasets, resampled) -> str:
@@ -233,8 +277,10 @@ def vu_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
     stats_["cell"] = _cells(stats_)
     table = stats_.pivot(index=["train_dataset", "split", "classifier"], columns="representation", values="cell")
     order = [r for r in ("raw", "ae", "dae", "vae", "mae", "mdae", "mvae") if r in table.columns]
-    return table.reindex(columns=order + [c for c in table.columns if c not in order]).reset_index().rename(
-        columns={"train_dataset": "dataset"})
+    table = table.reindex(columns=order + [c for c in table.columns if c not in order]).reset_index().rename(
+        columns={"train_dataset": "dataset"}).rename_axis(columns=None)
+    # a representation with no value on any row here (e.g. zeek_mae, run on one dataset only) prints nothing
+    return _drop_empty_columns(table, ["dataset", "split", "classifier"])
 
 
 def unknown_attack_table(tidy: pd.DataFrame) -> pd.DataFrame:

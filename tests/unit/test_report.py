@@ -318,14 +318,14 @@ def test_seed_paper_table_shows_the_notebooks_threshold_rule_beside_the_configur
                     ("nsl", "test", "cnn_lstm", seed, "accuracy", 0.8)]
     table = report.seed_paper_table(tidy_rows(records)).set_index(["detector", "threshold_rule"])
     assert table.index.tolist() == [("cnn_lstm", "configured"), ("deep_ae", "configured"), ("deep_ae", "last_loss")]
-    assert table.loc[("deep_ae", "last_loss"), "accuracy"] == pytest.approx(0.89)
-    assert table.loc[("deep_ae", "configured"), "accuracy"] == pytest.approx(0.72)
-    assert table.loc[("deep_ae", "last_loss"), "DR dos"] == pytest.approx(0.95)
-    assert table.loc[("deep_ae", "configured"), "DR dos"] == pytest.approx(0.6)
-    assert table.loc[("deep_ae", "last_loss"), "threshold"] == pytest.approx(0.01)
-    assert table.loc[("deep_ae", "configured"), "threshold"] == pytest.approx(0.05)
-    assert table.loc[("deep_ae", "last_loss"), "train_mse"] == pytest.approx(0.004)
-    assert np.isnan(table.loc[("cnn_lstm", "configured"), "precision"])
+    assert table.loc[("deep_ae", "last_loss"), "accuracy"] == f"0.8900 ± {np.std([0.88, 0.9], ddof=1):.4f}"
+    assert table.loc[("deep_ae", "configured"), "accuracy"] == "0.7200 ± 0.0000"
+    assert table.loc[("deep_ae", "last_loss"), "DR dos"] == "0.9500 ± 0.0000"
+    assert table.loc[("deep_ae", "configured"), "DR dos"] == "0.6000 ± 0.0000"
+    assert table.loc[("deep_ae", "last_loss"), "threshold"] == "0.0100 ± 0.0000"
+    assert table.loc[("deep_ae", "configured"), "threshold"] == "0.0500 ± 0.0000"
+    assert table.loc[("deep_ae", "last_loss"), "train_mse"] == "0.0040 ± 0.0000"
+    assert "precision" not in table.columns  # recorded for no row
 
 
 def test_markdown_tables_say_which_variance_the_plus_minus_covers(tmp_path):
@@ -528,3 +528,61 @@ def test_headline_bold_follows_the_printed_precision_and_an_empty_table_is_empty
     assert marked == {"pca": True, "lof": True, "ae": False}  # both print as 0.900
     empty, _ = report.headline_table(pd.DataFrame(columns=COLUMNS))
     assert empty.empty
+
+
+# --- issue 14: dataset statistics, the seed paper's table per dataset with its spread, no empty columns
+
+
+def test_dataset_statistics_reads_split_encoding_and_cleaning_reports(tmp_path):
+    splits = {"kdd": {"dataset": "kdd", "feature_columns": 3, "splits": {
+        "train": {"rows": 10, "attack_rows": 4, "distinct_vectors": 7, "families": {}},
+        "val": {"rows": 5, "attack_rows": 1, "distinct_vectors": 5, "rows_in_train": 0, "families": {}},
+        "test": {"rows": 8, "attack_rows": 6, "distinct_vectors": 6, "rows_in_train": 3, "families": {}}}}}
+    cleaning = {"kdd": [{"dataset": "kdd", "duplicate_rows": 9, "duplicates_removed": True},
+                        {"dataset": "kdd", "duplicate_rows": 4, "duplicates_removed": False}]}
+    table = report.dataset_statistics_table(splits, {"kdd": 12}, cleaning)
+    report.write_table(table, tmp_path / "s")
+    read = pd.read_csv(tmp_path / "s.csv").set_index("split")
+    assert list(read.index) == ["all", "train", "val", "test"] and (read["features"] == 12).all()
+    assert read["rows"].tolist() == [23, 10, 5, 8] and read["attack_rows"].tolist() == [11, 4, 1, 6]
+    assert read["attack_share"].tolist() == pytest.approx([11 / 23, 0.4, 0.2, 0.75])
+    assert read.loc["train", "duplicate_rows"] == 3 and read.loc["test", "duplicate_rows"] == 2
+    assert read.loc["test", "duplicate_share"] == pytest.approx(0.25) and read.loc["test", "rows_in_train"] == 3
+    assert np.isnan(read.loc["train", "rows_in_train"]) and np.isnan(read.loc["all", "duplicate_rows"])
+    assert read.loc["all", "duplicates_removed_in_cleaning"] == 9  # only the part whose duplicates were dropped
+    row = cells((tmp_path / "s.md").read_text(), "| dataset", "| train", "|")
+    assert row["rows"] == "10" and row["rows_in_train"] == ""
+
+
+def test_seed_paper_table_shows_the_spread_and_only_the_families_a_dataset_has(tmp_path):
+    records = []
+    for seed, (f1, dos) in enumerate([(0.6, 0.5), (0.8, 0.7)]):
+        records += [("nsl", "test", "deep_ae", seed, "f1", f1), ("nsl", "test", "deep_ae", seed, "detection_rate", dos, "dos"),
+                    ("nsl", "test", "deep_ae", seed, "detection_rate", 0.1, "u2r"),
+                    ("nsl", "test", "deep_ae", seed, "detection_rate", 0.02, "normal"),
+                    ("nsl", "train", "deep_ae", seed, "threshold", 0.04 + 0.02 * seed),
+                    ("iot", "test", "deep_ae", seed, "f1", 0.3), ("iot", "test", "deep_ae", seed, "detection_rate", 1.0, "cnc")]
+    both = report.seed_paper_table(tidy_rows(records)).set_index("dataset")
+    # precision, recall ... were never recorded: no column; "DR normal" is the false-alarm rate
+    assert list(both.columns) == ["split", "detector", "threshold_rule", "threshold", "f1", "DR cnc", "DR dos", "DR u2r"]
+    assert both.loc["nsl", "f1"] == f"0.7000 ± {np.std([0.6, 0.8], ddof=1):.4f}"
+    assert both.loc["nsl", "DR dos"] == f"0.6000 ± {np.std([0.5, 0.7], ddof=1):.4f}"
+    assert both.loc["nsl", "threshold"] == f"0.0500 ± {np.std([0.04, 0.06], ddof=1):.4f}"
+    assert both.loc["iot", "threshold"] == "" or pd.isna(both.loc["iot", "threshold"])
+    iot = report.seed_paper_table(tidy_rows(records), "iot")
+    assert list(iot.columns) == ["dataset", "split", "detector", "threshold_rule", "f1", "DR cnc"]
+    assert iot["DR cnc"].tolist() == ["1.0000 ± 0.0000"]
+    report.write_table(iot, tmp_path / "p")
+    assert "u2r" not in (tmp_path / "p.md").read_text() and "u2r" not in (tmp_path / "p.tex").read_text()
+
+
+def test_vu_table_drops_a_representation_no_row_has():
+    # zeek_mae ran on ton only, where its metric is undefined (null in every seed): an all-empty column
+    records = [(d, "test", f"{r}:perceptron", seed, "hard_auc", 0.9) for d in ("kdd", "ton") for r in ("raw", "mae")
+               for seed in (0, 1)]
+    records += [("ton", "test", "zeek_mae:perceptron", seed, "hard_auc", np.nan) for seed in (0, 1)]
+    table = report.vu_table(tidy_rows(records), "hard_auc")
+    assert list(table.columns) == ["dataset", "split", "classifier", "raw", "mae"]
+    assert table["mae"].tolist() == ["0.9000 ± 0.0000"] * 2
+    records[-1] = ("ton", "test", "zeek_mae:perceptron", 1, "hard_auc", 0.7)
+    assert report.vu_table(tidy_rows(records), "hard_auc").set_index("dataset").loc["ton", "zeek_mae"] == "0.7000 (1 of 2 seeds)"

@@ -209,6 +209,12 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     assert {"raw", "mae"} <= set(vu.columns) and set(vu["classifier"]) == set(CLASSIFIERS)
     for ext in ("csv", "md", "tex"):
         assert (report / f"tables/seed_paper.{ext}").stat().st_size > 0
+    for dataset in DATASETS:  # one dataset's table: no column every row leaves empty
+        own = pd.read_csv(report / f"tables/seed_paper_{dataset}.csv")
+        assert set(own["dataset"]) == {dataset} and own.notna().any().all()
+    statistics = pd.read_csv(report / "tables/dataset_statistics.csv")
+    assert set(statistics["dataset"]) == set(DATASETS) and (statistics["features"] > 0).all()
+    assert (statistics.groupby("dataset")["split"].first() == "all").all()
     unknown = pd.read_csv(report / "tables/unknown_attacks.csv")
     assert "nsl-kdd" in set(unknown["dataset"]) and (unknown["unseen_attack_records"] > 0).all()
     robustness = pd.read_csv(report / "tables/robustness.csv")

@@ -1,5 +1,7 @@
-"""Report tables (CSV, Markdown, LaTeX) and the rank figure, from the tidy results table only."""
+"""Report tables (CSV, Markdown, LaTeX) and the rank figure, from the tidy results table (and, for the
+dataset statistics, the split, encoding and cleaning reports preparation wrote)."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,8 +11,13 @@ from iotad.figures import heatmap_figure, rank_figure, robustness_figure
 from iotad.io import write_json
 from iotad.smk import job
 
+
+def read_json_file(path):
+    return json.loads(Path(path).read_text())
+
+
 with job(snakemake, "report_tables") as log:
-    tidy, degenerate = report.set_apart_degenerate(pd.read_parquet(snakemake.input[0]))
+    tidy, degenerate = report.set_apart_degenerate(pd.read_parquet(snakemake.input.tidy))
     report.write_table(degenerate, Path(snakemake.output.friedman).parent / "degenerate_runs",
                        note="Runs set apart (constant scores, every normal record flagged, or a supervised model stuck "
                             "at the majority family; each metrics.json says why): out of every mean, rank and test.")
@@ -37,11 +44,23 @@ with job(snakemake, "report_tables") as log:
                         ("leave_one_family_out", report.lofo_table(tidy)),
                         ("robustness", report.robustness_table(tidy, metric, "test", snakemake.params.sweep_defaults))):
         report.write_table(table, tables / name, note=note(table))
-    seed_paper = report.seed_paper_table(tidy)
-    report.write_table(seed_paper, tables / "seed_paper", note="Mean over seeds. " + note(seed_paper)
-                       + " threshold_rule: configured (config threshold_rule; default the 99th percentile of"
-                       " validation normals' errors) or last_loss (the public notebook's rule: the last epoch's"
-                       " training loss), both from the same runs.")
+    datasets = snakemake.params.datasets
+    splits = {doc["dataset"]: doc for doc in map(read_json_file, snakemake.input.split_reports)}
+    features = {d: read_json_file(p)["features"] for d, p in zip(datasets, snakemake.input.encodings)}
+    cleaning = {}
+    for doc in map(read_json_file, snakemake.input.cleaning):
+        cleaning.setdefault(doc["dataset"], []).append(doc)
+    report.write_table(report.dataset_statistics_table(splits, features, cleaning), tables / "dataset_statistics",
+                       note="Each dataset's primary view (the configured split seed's draw where splits are drawn per seed). features: "
+                            "model-input columns after encoding; duplicate_rows: rows repeating a feature vector of the "
+                            "same split; rows_in_train: rows repeating a training vector; "
+                            "duplicates_removed_in_cleaning: records the cleaning dropped as exact repeats.")
+    paper_note = (" threshold_rule: configured (config threshold_rule; default the 99th percentile of validation"
+                  " normals' errors) or last_loss (the public notebook's rule: the last epoch's training loss), both"
+                  " from the same runs; DR: detection rate per attack family.")
+    for stem, dataset in [("seed_paper", None)] + [(f"seed_paper_{d}", d) for d in datasets]:
+        seed_paper = report.seed_paper_table(tidy, dataset)
+        report.write_table(seed_paper, tables / stem, note=note(seed_paper) + paper_note)
     near = snakemake.params.near_in_domain
     cross = report.cross_dataset_table(tidy, "auroc", near)
     report.write_table(cross, tables / "cross_dataset_auroc", note="Mean over seeds. Near in-domain: one dataset "
