@@ -13,8 +13,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .figures import no_data, save_figure  # noqa: E402
+from .figures import save_figure  # noqa: E402
 from .io import atomic_path  # noqa: E402
+
+# Parts drawn from another part of the same dataset (NSL-KDD's KDDTrain+_20Percent is a subset of
+# KDDTrain+): the tables describe them, Figures 3-5 leave them out so no record is counted twice.
+SUBSET_PARTS = frozenset({"train20"})
 
 
 def label_counts(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -47,23 +51,44 @@ def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path) 
         tmp.write_text(table.to_markdown(index=False) + "\n")
 
 
+def has_dos_records(family_table: pd.DataFrame, dos_families: list[str]) -> bool:
+    """Whether a family distribution table (``distribution_table(counts, ["family"])``) has records
+    in the DoS families outside the subset parts: whether Figures 3-5 have anything to show."""
+    dos_set = {f.lower() for f in dos_families}
+    rows = family_table["family"].astype(str).str.lower().isin(dos_set)
+    columns = [c for c in family_table.columns
+               if c.endswith("_records") and c.removesuffix("_records") not in SUBSET_PARTS]
+    return bool(family_table.loc[rows, columns].to_numpy().sum() > 0)
+
+
 def _annotate(ax) -> None:
     for container in ax.containers:
         ax.bar_label(container, fmt="{:,.0f}", fontsize=7, padding=2)
 
 
 def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out: dict[str, str]) -> None:
-    """Figures 3-5. ``out`` maps fig3_png, fig3_svg, ... to paths."""
+    """Figures 3-5. ``out`` maps fig3_png, fig3_svg, ... to paths. Raises ValueError when the
+    dataset has no DoS records (the workflow asks for these figures only where it has)."""
     sns.set_theme(style="whitegrid", context="paper")
+    counts = counts[~counts["part"].isin(SUBSET_PARTS)]
     dos_set = {f.lower() for f in dos_families}
     is_dos = counts["family"].str.lower().isin(dos_set)
     dos = counts[is_dos]
-    empty = None if len(dos) else f"{dataset}: no records in the DoS families {sorted(dos_set)}"
+    if not dos["records"].sum():
+        raise ValueError(f"{dataset}: no records in the DoS families {sorted(dos_set)}: no Figures 3-5")
 
     # Figure 3: records per DoS attack type (log scale: smurf and land differ by four orders).
+    # Horizontal bars, one row per type and part, so neither the type names nor the counts collide.
     order = dos.groupby("label")["records"].sum().sort_values(ascending=False).index.tolist()
-    _bar_figure(dos, "label", order, f"{dataset}: records per DoS attack type", (8, 4.5),
-                (out["fig3_png"], out["fig3_svg"]), empty, log_scale=True, xlabel="DoS attack type")
+    parts = dos["part"].nunique()
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.2 * len(order) * parts))
+    sns.barplot(data=dos, y="label", x="records", hue="part", order=order, orient="h", ax=ax)
+    ax.set_xscale("log")
+    ax.set_xlim(right=dos["records"].max() * 12)  # room for the count beside the longest bar
+    ax.set(ylabel="DoS attack type", xlabel="records (log scale)", title=f"{dataset}: records per DoS attack type")
+    _annotate(ax)
+    ax.legend(title="part", loc="lower right")
+    save_figure(fig, out["fig3_png"], out["fig3_svg"])
 
     # Figure 4: normal vs DoS records.
     group = np.select([counts["family"] == "normal", is_dos], ["normal", "DoS"], default="")
@@ -71,8 +96,8 @@ def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out
         counts.assign(group=group).query("group != ''")
         .groupby(["part", "group"], sort=False)["records"].sum().reset_index()
     )
-    _bar_figure(normal_dos, "group", ["normal", "DoS"], f"{dataset}: normal vs DoS records", (6, 4.5),
-                (out["fig4_png"], out["fig4_svg"]), empty)
+    _bar_figure(normal_dos, "group", ["normal", "DoS"], f"{dataset}: normal vs DoS records",
+                (out["fig4_png"], out["fig4_svg"]))
 
     # Figure 5: DoS records against all records.
     totals = counts.groupby("part", sort=False)["records"].sum().rename("all records")
@@ -80,20 +105,14 @@ def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out
     versus = pd.concat([dos_totals, totals], axis=1).fillna(0).reset_index().melt(
         id_vars="part", var_name="group", value_name="records"
     )
-    _bar_figure(versus, "group", ["DoS records", "all records"], f"{dataset}: DoS vs all records", (6, 4.5),
-                (out["fig5_png"], out["fig5_svg"]), empty)
+    _bar_figure(versus, "group", ["DoS records", "all records"], f"{dataset}: DoS vs all records",
+                (out["fig5_png"], out["fig5_svg"]))
 
 
-def _bar_figure(data, x, order, title, size, paths, empty_message, log_scale=False, xlabel=""):
-    """Bars of ``records`` per ``x`` with one hue per part, or a figure saying why it is empty."""
-    fig, ax = plt.subplots(figsize=size)
-    if empty_message:
-        no_data(ax, empty_message)
-    else:
-        sns.barplot(data=data, x=x, y="records", hue="part", order=order, ax=ax)
-        if log_scale:
-            ax.set_yscale("log")
-            ax.tick_params(axis="x", rotation=45)
-        ax.set(xlabel=xlabel, ylabel="records (log scale)" if log_scale else "records", title=title)
-        _annotate(ax)
+def _bar_figure(data, x, order, title, paths):
+    """Bars of ``records`` per ``x`` with one hue per part."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    sns.barplot(data=data, x=x, y="records", hue="part", order=order, ax=ax)
+    ax.set(xlabel="", ylabel="records", title=title)
+    _annotate(ax)
     save_figure(fig, *paths)

@@ -31,7 +31,9 @@ def no_data(ax, message: str) -> None:
 def loss_distribution_figure(scores: pd.DataFrame, threshold: float, title: str, png, svg) -> None:
     """The seed paper's Figure 2: reconstruction loss of normal vs attack records (log scale) with
     the threshold line, beside the confusion matrix."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.8, 1]})
+    # Constrained layout leaves room for the matrix's "True label" and tick labels beside the histogram.
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.8, 1]},
+                                      layout="constrained")
     if scores.empty:
         no_data(left, "no scores")
         no_data(right, "no scores")

@@ -103,9 +103,19 @@ EDA_FIGURES = ["fig3_dos_attack_types", "fig4_normal_vs_dos", "fig5_dos_vs_all"]
 
 
 def eda_outputs(dataset):
-    return expand("results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_TABLES, ext=["csv", "md"]) + expand(
-        "results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_FIGURES, ext=["png", "svg"]
-    )
+    """The tables, and Figures 3-5 where the eda checkpoint's family table has DoS records."""
+
+    def figures(wildcards):
+        import pandas as pd
+
+        from iotad.eda import has_dos_records
+
+        families = pd.read_csv(checkpoints.eda.get(dataset=dataset).output.family_csv)
+        if not has_dos_records(families, config["eda"]["dos_families"]):
+            return []  # nothing to draw; the eda log says so
+        return expand("results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_FIGURES, ext=["png", "svg"])
+
+    return expand("results/eda/{dataset}/{name}.{ext}", dataset=dataset, name=EDA_TABLES, ext=["csv", "md"]) + [figures]
 
 
 def feature_splits(wildcards):
