@@ -94,17 +94,16 @@ def test_dos_records_only_in_a_subset_part_do_not_call_for_figures(nsl_counts):
     assert not eda.has_dos_records(eda.distribution_table(only_train20, ["family"]), ["dos", "ddos"])
 
 
-def test_dos_figures_leave_out_train20(nsl_counts, tmp_path, drawn):
+def test_dos_figures_leave_out_the_subset_parts(nsl_counts, tmp_path, drawn):
     eda.dos_figures(nsl_counts, "nsl-kdd", ["dos", "ddos"], out_paths(tmp_path))
     assert len(drawn) == 3
     for fig in drawn.values():
         (ax,) = fig.axes
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test", "test21"]
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test"]  # not test21, train20
     fig4 = drawn[out_paths(tmp_path)["fig4_png"]].axes[0]
     heights = sorted(round(p.get_height()) for p in fig4.patches if p.get_height() > 0)
-    assert heights == sorted([67343, 9711, 2152, 41214 + 2646 + 956 + 892 + 201 + 18,
-                              4657 + 665 + 359 + 12 + 41 + 7 + 737 + 685 + 293 + 2,
-                              1579 + 627 + 359 + 12 + 41 + 7 + 737 + 685 + 293 + 2])
+    assert heights == sorted([67343, 9711, 41214 + 2646 + 956 + 892 + 201 + 18,  # train, test: normal, DoS
+                              4657 + 665 + 359 + 12 + 41 + 7 + 737 + 685 + 293 + 2])
 
 
 def test_fig3_type_names_and_counts_do_not_overlap(nsl_counts, tmp_path, drawn):
@@ -120,7 +119,7 @@ def test_fig3_type_names_and_counts_do_not_overlap(nsl_counts, tmp_path, drawn):
     assert overlapping(counts) == []
     assert overlapping(counts + ticks) == []
     assert len(counts) == sum(1 for (family, _), records in NSL_LABELS.items() if family == "dos"
-                              for n in records[:3] if n)  # one per bar, train20 left out
+                              for n in records[:2] if n)  # one per bar, test21 and train20 left out
 
 
 def test_confusion_matrix_true_label_clears_tick_labels_and_histogram(tmp_path, drawn):
