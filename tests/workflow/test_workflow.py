@@ -226,7 +226,10 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     assert "nsl-kdd" in set(unknown["dataset"]) and (unknown["unseen_attack_records"] > 0).all()
     robustness = pd.read_csv(report / "tables/robustness.csv")
     assert robustness[["dataset", "model", "parameter"]].drop_duplicates().values.tolist() == [["nsl-kdd", "deep_ae", "percentile"]]
-    assert robustness["value"].tolist() == [95.0, 99.9] and (robustness["seeds"] == len(SEEDS)).all()
+    # the grid's run is the default point (99); a threshold sweep shows what the threshold trades
+    assert sorted(set(robustness["value"])) == [95.0, 99.0, 99.9] and (robustness["seeds"] == len(SEEDS)).all()
+    assert set(robustness["metric"]) == {"recall", "false_alarm_rate", "f1"} and len(robustness) == 9
+    assert set(robustness.loc[robustness["default"], "value"]) == {99.0}
     lofo = pd.read_csv(report / "tables/leave_one_family_out.csv")
     assert set(lofo["detector"]) == set(DETECTORS["mae"]) and set(lofo["family"]) == {"dos"}
     lofo_doc = json.loads((finished / "results/lofo/nsl-kdd/mae/dos/seed0/metrics.json").read_text())
@@ -235,7 +238,10 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     preparation = pd.read_csv(report / "tables/preparation_sweeps.csv")
     assert sorted(preparation[["stage", "parameter", "value"]].values.tolist()) == sorted([
         ["lof", "n_neighbors", 10], ["lof", "n_neighbors", 30], ["lof", "contamination", 0.05], ["lof", "contamination", 0.2],
-        ["dbscan", "eps", 0.25], ["dbscan", "eps", 1.0], ["dbscan", "min_samples", 3], ["dbscan", "min_samples", 10]])
+        ["dbscan", "eps", 0.25], ["dbscan", "eps", 1.0], ["dbscan", "min_samples", 3], ["dbscan", "min_samples", 10],
+        # each sweep's default point: the stage's own run at config.yaml's values
+        ["lof", "n_neighbors", 20], ["lof", "contamination", 0.1], ["dbscan", "eps", 0.5], ["dbscan", "min_samples", 5]])
+    assert preparation["default"].sum() == 4
     assert preparation["train_outlier_percent"].between(0, 100).all()
     matrix = pd.read_csv(report / "tables/cross_dataset_auroc.csv").set_index("detector")
     assert {"kddcup99 -> nsl-kdd test21 (near in-domain)", "nsl-kdd -> kddcup99 test (near in-domain)",
@@ -436,7 +442,7 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:]
     out = result.stdout
     # 5 datasets; one training job per (dataset, model): 16 models, 3 Zeek variants on ton-iot-network,
-    # 10 sweep variants on nsl-kdd; the 5 seeds are trained inside each job. Views of the preparation
+    # 14 sweep variants on nsl-kdd; the 5 seeds are trained inside each job. Views of the preparation
     # chain: the 5 datasets, nsl-kdd without each of its 4 attack families, and seeds 1-4's own split
     # draws of the 3 datasets without an official test file (split.resample_per_seed): 21, with
     # 4 + 3 + 3 + 3 + 3 splits for the datasets, 4 x 4 for the nsl-kdd views, 12 x 3 for the draws.
@@ -445,7 +451,7 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
                 "split_report": 5, "fit_transform": views, "features": 16 + 16 + 36,
                 "lof": 5 + 3 * 4,  # the LOF baseline scores each draw with its own LOF; no LOF for the family views
                 "dbscan": 5, "preparation_tables": 1,
-                "model_input": views, "train": 5 * 16 + 10 + 3, "mlflow_experiment": 1, "track": 5, "results_table": 1,
+                "model_input": views, "train": 5 * 16 + 14 + 3, "mlflow_experiment": 1, "track": 5, "results_table": 1,
                 "report_tables": 1, "loss_distribution_figure": 5 * 4, "curves_figure": 6,
                 # kddcup99 <-> nsl-kdd (2 + 1 test splits), ton-iot-network -> iot-23 through each of its 5 draws
                 "cross_features": 3 + 5, "cross_evaluate": 2 * 15 + 3,
