@@ -15,11 +15,8 @@ import seaborn as sns  # noqa: E402
 
 from .figures import save_figure  # noqa: E402
 from .io import atomic_path  # noqa: E402
+from .registry import SUBSET_PARTS  # noqa: E402  (the tables describe those parts; the figures leave them out)
 
-# Parts drawn from another part of the same dataset (NSL-KDD's KDDTrain+_20Percent is a subset of
-# KDDTrain+, KDDTest-21 of KDDTest+): the tables describe them, Figures 3-5 leave them out so no
-# record is counted twice.
-SUBSET_PARTS = frozenset({"train20", "test21"})
 
 
 def label_counts(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:

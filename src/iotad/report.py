@@ -12,6 +12,7 @@ import scikit_posthocs
 from scipy import stats
 
 from .io import atomic_path
+from .registry import SUBSET_PARTS
 
 HEADLINE = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "hard_auc", "false_alarm_rate"]
 # The same metrics on novel test rows (feature vector absent from training); no hard-prediction AUC.
@@ -164,18 +165,19 @@ def dataset_statistics_table(split_reports: dict[str, dict], features: dict[str,
     ``duplicate_rows``: rows repeating a feature vector earlier in the same split (the split report
     does not count repeats across splits, so the ``all`` row leaves it empty); ``rows_in_train``: rows
     repeating a training vector. ``cleaning`` (each dataset's part cleaning reports) gives the ``all``
-    row's records the cleaning removed as duplicates (0 where it keeps them)."""
+    row's records the cleaning removed as duplicates (0 where it keeps them). The ``all`` row leaves
+    out subset splits and parts (KDDTest-21 is drawn from KDDTest+)."""
     columns = ["dataset", "split", "rows", "features", "attack_rows", "attack_share", "duplicate_rows",
                "duplicate_share", "rows_in_train", "duplicates_removed_in_cleaning"]
     rows = []
     for dataset, doc in split_reports.items():
         parts = (cleaning or {}).get(dataset)
-        splits = doc["splits"].values()
+        splits = [entry for split, entry in doc["splits"].items() if split not in SUBSET_PARTS]
         total, attacks = sum(e["rows"] for e in splits), sum(e["attack_rows"] for e in splits)
         rows.append({"dataset": dataset, "split": "all", "rows": total, "features": features.get(dataset),
                      "attack_rows": attacks, "attack_share": attacks / total if total else None,
                      "duplicates_removed_in_cleaning": None if parts is None else
-                     sum(p["duplicate_rows"] for p in parts if p.get("duplicates_removed"))})
+                     sum(p["duplicate_rows"] for p in parts if p.get("duplicates_removed") and p.get("part") not in SUBSET_PARTS)})
         for split, entry in doc["splits"].items():
             n = entry["rows"]
             duplicates = n - entry["distinct_vectors"]
@@ -322,13 +324,22 @@ THRESHOLD_PARAMETERS = ("percentile", "threshold_value", "threshold_rule")
 THRESHOLD_METRICS = ("recall", "false_alarm_rate", "f1")
 
 
+def _number_key(value):
+    """A swept value (JSON text) as a number or a tuple of numbers (centres), None otherwise."""
+    parsed = json.loads(value)
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
+        return tuple(float(v) for v in items)
+    return None
+
+
 def _value_order(values) -> list[str]:
-    """Swept values (JSON text) in numeric order where all are numbers, else as listed."""
+    """Swept values (JSON text) in numeric order where all are numbers (or lists of them), else as listed."""
     values = list(dict.fromkeys(values))
-    parsed = [json.loads(v) for v in values]
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in parsed):
-        return [v for _, v in sorted(zip(parsed, values))]
-    return values
+    keys = [_number_key(v) for v in values]
+    if None in keys:
+        return values
+    return [v for _, v in sorted(zip(keys, values))]
 
 
 def sweep_rows(tidy: pd.DataFrame, metric: str, split: str, defaults: list[dict] = ()) -> pd.DataFrame:
@@ -338,8 +349,10 @@ def sweep_rows(tidy: pd.DataFrame, metric: str, split: str, defaults: list[dict]
     classifier), not the variant, so one line joins the values of a sweep."""
     base = tidy[(tidy["group"] == "") & (tidy["split"] == split)]
     rows = [base[base["experiment"] == "sweep"].assign(default=False)]
-    for entry in defaults:
+    for entry in {(d["model"], d["parameter"]): d for d in defaults}.values():
         swept = rows[0][rows[0]["model"].str.startswith(entry["model"] + "__") & (rows[0]["setting"] == entry["parameter"])]
+        if _number_key(json.dumps(entry["value"])) in {_number_key(v) for v in swept["setting_value"]}:
+            continue  # the default is one of the listed values: trained as a variant already
         grid = base[(base["experiment"] == "grid") & (base["model"] == entry["model"])
                     & base["train_dataset"].isin(set(swept["train_dataset"]))]
         rows.append(grid.assign(experiment="sweep", setting=entry["parameter"], default=True,

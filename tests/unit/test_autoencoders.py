@@ -98,3 +98,5 @@ def test_default_sparse_variant_has_a_sparser_code_than_its_dense_twin(nsl_slice
     print(f"{sparse} {options}: mean |code| {ratio:.3f} of {dense}'s; zero share "
           f"{(codes[sparse] == 0).mean():.2f} vs {(codes[dense] == 0).mean():.2f}")
     assert ratio < 0.75
+    # sparser, not merely smaller: more of the code's units are exactly off (ReLU) per record
+    assert (codes[sparse] == 0).mean() > (codes[dense] == 0).mean() + 0.1

@@ -537,19 +537,22 @@ def test_dataset_statistics_reads_split_encoding_and_cleaning_reports(tmp_path):
     splits = {"kdd": {"dataset": "kdd", "feature_columns": 3, "splits": {
         "train": {"rows": 10, "attack_rows": 4, "distinct_vectors": 7, "families": {}},
         "val": {"rows": 5, "attack_rows": 1, "distinct_vectors": 5, "rows_in_train": 0, "families": {}},
-        "test": {"rows": 8, "attack_rows": 6, "distinct_vectors": 6, "rows_in_train": 3, "families": {}}}}}
-    cleaning = {"kdd": [{"dataset": "kdd", "duplicate_rows": 9, "duplicates_removed": True},
-                        {"dataset": "kdd", "duplicate_rows": 4, "duplicates_removed": False}]}
+        "test": {"rows": 8, "attack_rows": 6, "distinct_vectors": 6, "rows_in_train": 3, "families": {}},
+        # drawn from test (KDDTest-21 from KDDTest+): not counted again in the total
+        "test21": {"rows": 4, "attack_rows": 4, "distinct_vectors": 4, "rows_in_train": 1, "families": {}}}}}
+    cleaning = {"kdd": [{"dataset": "kdd", "part": "train", "duplicate_rows": 9, "duplicates_removed": True},
+                        {"dataset": "kdd", "part": "test", "duplicate_rows": 4, "duplicates_removed": False},
+                        {"dataset": "kdd", "part": "train20", "duplicate_rows": 2, "duplicates_removed": True}]}
     table = report.dataset_statistics_table(splits, {"kdd": 12}, cleaning)
     report.write_table(table, tmp_path / "s")
     read = pd.read_csv(tmp_path / "s.csv").set_index("split")
-    assert list(read.index) == ["all", "train", "val", "test"] and (read["features"] == 12).all()
-    assert read["rows"].tolist() == [23, 10, 5, 8] and read["attack_rows"].tolist() == [11, 4, 1, 6]
-    assert read["attack_share"].tolist() == pytest.approx([11 / 23, 0.4, 0.2, 0.75])
+    assert list(read.index) == ["all", "train", "val", "test", "test21"] and (read["features"] == 12).all()
+    assert read["rows"].tolist() == [23, 10, 5, 8, 4] and read["attack_rows"].tolist() == [11, 4, 1, 6, 4]
+    assert read["attack_share"].tolist() == pytest.approx([11 / 23, 0.4, 0.2, 0.75, 1.0])
     assert read.loc["train", "duplicate_rows"] == 3 and read.loc["test", "duplicate_rows"] == 2
     assert read.loc["test", "duplicate_share"] == pytest.approx(0.25) and read.loc["test", "rows_in_train"] == 3
     assert np.isnan(read.loc["train", "rows_in_train"]) and np.isnan(read.loc["all", "duplicate_rows"])
-    assert read.loc["all", "duplicates_removed_in_cleaning"] == 9  # only the part whose duplicates were dropped
+    assert read.loc["all", "duplicates_removed_in_cleaning"] == 9  # the part whose duplicates were dropped, not its subset
     row = cells((tmp_path / "s.md").read_text(), "| dataset", "| train", "|")
     assert row["rows"] == "10" and row["rows_in_train"] == ""
 
@@ -568,7 +571,7 @@ def test_seed_paper_table_shows_the_spread_and_only_the_families_a_dataset_has(t
     assert both.loc["nsl", "f1"] == f"0.7000 ± {np.std([0.6, 0.8], ddof=1):.4f}"
     assert both.loc["nsl", "DR dos"] == f"0.6000 ± {np.std([0.5, 0.7], ddof=1):.4f}"
     assert both.loc["nsl", "threshold"] == f"0.0500 ± {np.std([0.04, 0.06], ddof=1):.4f}"
-    assert both.loc["iot", "threshold"] == "" or pd.isna(both.loc["iot", "threshold"])
+    assert pd.isna(both.loc["iot", "threshold"])
     iot = report.seed_paper_table(tidy_rows(records), "iot")
     assert list(iot.columns) == ["dataset", "split", "detector", "threshold_rule", "f1", "DR cnc"]
     assert iot["DR cnc"].tolist() == ["1.0000 ± 0.0000"]
@@ -586,3 +589,25 @@ def test_vu_table_drops_a_representation_no_row_has():
     assert table["mae"].tolist() == ["0.9000 ± 0.0000"] * 2
     records[-1] = ("ton", "test", "zeek_mae:perceptron", 1, "hard_auc", 0.7)
     assert report.vu_table(tidy_rows(records), "hard_auc").set_index("dataset").loc["ton", "zeek_mae"] == "0.7000 (1 of 2 seeds)"
+
+
+def test_sweep_of_lists_sorts_by_value_and_a_listed_default_is_not_joined_twice():
+    from iotad.config import sweep_defaults, sweep_variants
+
+    sweeps = {"runs": [{"model": "mae", "parameter": "centres", "values": [[2.0, 5.0], [2.0, 2.5]]},
+                       {"model": "mae", "parameter": "code", "values": [15, 30]}]}  # 15 is mae's default
+    defaults = sweep_defaults(sweeps, {"mae": {}})
+    assert defaults == [{"model": "mae", "parameter": "centres", "value": [2.0, 3.0]},
+                        {"model": "mae", "parameter": "code", "value": 15}]
+    docs = []
+    for name, params in {**sweep_variants(sweeps, {"mae": {}}), "mae": {}}.items():
+        doc = {**document("a", name, 0, 0.9, [f"{name}:perceptron"]), "base_model": "mae"}
+        if "sweep" in params:
+            doc["sweep"] = params["sweep"]
+        docs.append(tidy_job(doc, experiment="sweep" if "sweep" in params else "grid"))
+    table = report.robustness_table(pd.concat(docs), "auroc", "test", defaults)
+    centres = table[table["parameter"] == "centres"]
+    assert centres["value"].tolist() == ["[2.0, 2.5]", "[2.0, 3.0]", "[2.0, 5.0]"]
+    assert centres["default"].tolist() == [False, True, False]
+    code = table[table["parameter"] == "code"]
+    assert code["value"].tolist() == ["15", "30"] and code["seeds"].tolist() == [1, 1]  # the grid run not joined again

@@ -107,6 +107,8 @@ def resolved_hyperparameter(name: str, hyperparameters: dict, parameter: str):
     """The value config model ``name`` trains with for ``parameter`` (dotted into a dict-valued one,
     ``layer_options.l1_code``): its config entry, else the detector's declared default (for a
     representation's latent weight and centres, the paper's value that None stands for)."""
+    if parameter in JOB_OPTIONS:  # the job's, not the detector's
+        return (hyperparameters.get(name) or {}).get(parameter)
     params = {k: v for k, v in (hyperparameters.get(name) or {}).items() if k not in JOB_OPTIONS}
     detector = next(iter(build_detectors(name, params, seed=0, threads=None).values()))
     detector = getattr(detector, "encoder", detector)  # a latent model's hyperparameters are its encoder's
@@ -117,7 +119,7 @@ def resolved_hyperparameter(name: str, hyperparameters: dict, parameter: str):
 
         from .autoencoders import build_autoencoder
 
-        return value.get(leaf, inspect.signature(build_autoencoder).parameters[leaf].default)
+        return (value or {}).get(leaf, inspect.signature(build_autoencoder).parameters[leaf].default)
     if value is None and head in ("latent_weight", "centres"):
         from .latent import REPRESENTATIONS
 
