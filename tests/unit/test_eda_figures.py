@@ -139,3 +139,18 @@ def test_confusion_matrix_true_label_clears_tick_labels_and_histogram(tmp_path, 
     assert [t.get_text() for t in right.get_yticklabels()] == ["normal", "attack"]
     assert not any(box.overlaps(tick) for tick in extents(right.get_yticklabels(), renderer))
     assert not box.overlaps(left.get_tightbbox(renderer))  # the histogram, its ticks and labels
+
+
+def test_figure2_threshold_line_and_confusion_counts_follow_the_scores(tmp_path, drawn):
+    """The dashed line stands at the threshold given, and the matrix counts what the predictions say
+    (hand-counted: 2 normals flagged, 1 attack missed)."""
+    scores = pd.DataFrame({"score": [0.01, 0.02, 0.03, 0.2, 0.3, 0.04, 0.5, 0.6],
+                           "is_attack": [False, False, False, False, False, True, True, True]})
+    scores["prediction"] = scores["score"] > 0.1
+    figures.loss_distribution_figure(scores, 0.1, "t", tmp_path / "f.png", tmp_path / "f.svg")
+    (fig,) = drawn.values()
+    left, right = fig.axes
+    dashed = [line for line in left.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_xdata()) == [0.1, 0.1]
+    cells = [t.get_text() for t in right.texts]
+    assert cells == ["3", "2", "1", "2"]  # [[TN, FP], [FN, TP]]
