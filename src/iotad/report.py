@@ -120,12 +120,21 @@ def summary_table(tidy: pd.DataFrame, split_kind: str = "test") -> pd.DataFrame:
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
+# The canonicalization stage's LOF is fitted on every training row, attacks included (kddcup99's
+# training split is 80 % attacks): a preparation statistic shown beside the detectors, never ranked.
+PREPARATION_STATISTICS = ("lof",)
+PREPARATION_LABEL = " (preparation statistic: fitted on all training rows)"
+
+
 def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None,
                    metric: str = "auroc") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(detectors x datasets: ``metric`` on each dataset's primary test split, "mean ± std" over seeds
     to 3 decimals, the best mean per dataset in bold; detectors run on every dataset first, best on
-    average first) -- the one table a paper prints. Returns the table and its bold mask."""
+    average first; preparation statistics last, never bold) -- the one table a paper prints. Returns
+    the table and its bold mask."""
     rows, _ = on_primary_split(tidy, [metric], primary_splits)
+    statistic = rows["base_model"].isin(PREPARATION_STATISTICS)
+    rows = rows.assign(detector=rows["detector"].where(~statistic, rows["detector"] + PREPARATION_LABEL))
     stats_ = mean_std(rows, ["detector", "train_dataset"])
     if stats_.empty:
         return pd.DataFrame(columns=["detector"]), pd.DataFrame(columns=["detector"])
@@ -134,11 +143,14 @@ def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = N
     cells = stats_.pivot(index="detector", columns="train_dataset", values="cell")
     means = stats_.pivot(index="detector", columns="train_dataset", values="mean")
     # detectors run on every dataset first, then best on average (dataset-specific variants last)
-    order = pd.DataFrame({"n": means.notna().sum(axis=1), "mean": means.mean(axis=1)}).sort_values(
-        ["n", "mean"], ascending=False).index
+    ranked = ~means.index.str.endswith(PREPARATION_LABEL)
+    order = pd.DataFrame({"ranked": ranked, "n": means.notna().sum(axis=1), "mean": means.mean(axis=1)},
+                         index=means.index).sort_values(["ranked", "n", "mean"], ascending=False).index
     cells, means = cells.loc[order], means.loc[order]
     shown = means.round(3)  # bold what reads as the best: ties at the printed precision all bold
-    bold = shown.eq(shown.max()) & shown.notna()
+    candidates = ~shown.index.str.endswith(PREPARATION_LABEL)
+    bold = shown.eq(shown[candidates].max()) & shown.notna()
+    bold.loc[~candidates] = False
     table = cells.reset_index().rename_axis(columns=None)
     return table, pd.concat([pd.Series(False, index=bold.index, name="detector"), bold], axis=1).reset_index(drop=True)
 
@@ -504,6 +516,8 @@ def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[s
     ``uninformative_datasets``); the result lists it under ``uninformative_blocks``."""
     short = uninformative_datasets(tidy, primary_splits, min_class_records)
     rows, primary = on_primary_split(tidy[~tidy["train_dataset"].isin(list(short))], [metric], primary_splits)
+    statistics = sorted(set(rows.loc[rows["base_model"].isin(PREPARATION_STATISTICS), "detector"]))
+    rows = rows[~rows["detector"].isin(statistics)]
     scores = rows.groupby(["train_dataset", "detector"])["value"].mean().unstack("detector")
     scores = scores.dropna(axis=0, how="all")
     excluded = sorted(scores.columns[scores.isna().any()])
@@ -513,7 +527,7 @@ def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[s
     average = ranks.mean().sort_values().rename("average_rank").reset_index()
     average["mean_" + metric] = average["detector"].map(scores.mean())
     result = {"blocks": int(n), "detectors": int(k), "block_splits": {d: primary[d] for d in scores.index},
-              "excluded_detectors": excluded, "uninformative_blocks": short,
+              "excluded_detectors": excluded, "uninformative_blocks": short, "preparation_statistics": statistics,
               "min_class_records": min_class_records, "alpha": alpha, "statistic": float("nan"), "p_value": float("nan"),
               "posthoc": "nemenyi", "critical_difference": float("nan"),
               "friedman_min_p_value": float("nan"), "friedman_can_reject": False,
@@ -543,6 +557,8 @@ def rank_verdict(result: dict, metric: str) -> str:
     """One plain sentence on what the rank tests can and do say."""
     n, k, alpha = result["blocks"], result["detectors"], result["alpha"]
     head = f"Average ranks by {metric} over {n} blocks (one per dataset, its primary test split) and {k} detectors"
+    if result.get("preparation_statistics"):
+        head += " (not ranked, preparation statistics fitted on every training row: " + ", ".join(result["preparation_statistics"]) + ")"
     if result.get("uninformative_blocks"):
         head += (" (not ranked, too few attacks or normals: "
                  + "; ".join(f"{d}: {why}" for d, why in result["uninformative_blocks"].items()) + ")")

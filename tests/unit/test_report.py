@@ -54,10 +54,12 @@ def test_summary_shows_mean_and_std_over_seeds(tidy):
 
 def test_ranks_friedman_and_nemenyi(tidy):
     average, friedman, nemenyi = report.rank_tests(tidy)
+    # LOF (fitted on every training row, attacks included) is a preparation statistic: never ranked
     assert average.set_index("detector")["average_rank"].to_dict() == {
-        "mae:linear_svc": 1.5, "mae:perceptron": 1.5, "lof": 3.0, "pca": 4.0, "deep_ae": 5.0}
-    assert friedman["blocks"] == 3 and friedman["detectors"] == 5 and 0 < friedman["p_value"] < 0.05
-    assert nemenyi.shape == (5, 5) and list(nemenyi.index) == list(average["detector"])
+        "mae:linear_svc": 1.5, "mae:perceptron": 1.5, "pca": 3.0, "deep_ae": 4.0}
+    assert friedman["preparation_statistics"] == ["lof"]
+    assert friedman["blocks"] == 3 and friedman["detectors"] == 4 and 0 < friedman["p_value"] < 0.05
+    assert nemenyi.shape == (4, 4) and list(nemenyi.index) == list(average["detector"])
 
 
 def test_tables_and_figures_are_written(tidy, tmp_path):
@@ -498,8 +500,9 @@ def test_headline_table_is_detectors_by_datasets_with_the_best_in_bold(tidy, tmp
     table, bold = report.headline_table(tidy)
     # fixture AUROC = 0.6 + 0.1 m + 0.01 d + 0.001 seed; lof (m 2) best everywhere, mae 0.9 on seed 0 only
     assert list(table.columns) == ["detector", "a", "b", "c"]
-    row = table.set_index("detector").loc["lof"]
+    row = table.set_index("detector").loc["lof (preparation statistic: fitted on all training rows)"]
     assert row["a"] == f"{np.mean([0.8, 0.801]):.3f} ± {np.std([0.8, 0.801], ddof=1):.3f}"
+    assert table["detector"].iloc[-1].startswith("lof (") and not bold.iloc[-1, 1:].any()  # last, never bold
     assert table["detector"].tolist()[:2] == ["mae:linear_svc", "mae:perceptron"]  # 0.9 > 0.8005: best first
     assert bold.loc[0, ["a", "b", "c"]].all() and not bold.loc[table["detector"] == "pca", ["a", "b", "c"]].any(axis=None)
     report.write_table(table, tmp_path / "headline", bold=bold)
@@ -522,10 +525,10 @@ def test_runtime_table_averages_fit_time_and_throughput_over_seeds():
 
 
 def test_headline_bold_follows_the_printed_precision_and_an_empty_table_is_empty():
-    docs = [tidy_job(document("a", name, 0, auroc)) for name, auroc in (("pca", 0.9004), ("lof", 0.9001), ("ae", 0.8))]
+    docs = [tidy_job(document("a", name, 0, auroc)) for name, auroc in (("pca", 0.9004), ("iforest", 0.9001), ("ae", 0.8))]
     table, bold = report.headline_table(pd.concat(docs))
     marked = dict(zip(table["detector"], bold["a"]))
-    assert marked == {"pca": True, "lof": True, "ae": False}  # both print as 0.900
+    assert marked == {"pca": True, "iforest": True, "ae": False}  # both print as 0.900
     empty, _ = report.headline_table(pd.DataFrame(columns=COLUMNS))
     assert empty.empty
 
