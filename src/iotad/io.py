@@ -16,6 +16,19 @@ import pyarrow.parquet as pq
 META_KEY = b"iotad"
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_user_would(path: str | Path, directory: bool = False) -> None:
+    """Give a temporary output the mode a plain write would (mkstemp/mkdtemp create 0600/0700, which
+    colleagues sharing the results could not read): 0666 or 0777 less the umask."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextmanager
 def atomic_path(dest: str | Path):
     """Yield a temporary path beside ``dest``; move it onto ``dest`` only if the block succeeds."""
@@ -25,6 +38,7 @@ def atomic_path(dest: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        _as_user_would(tmp)
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
@@ -39,6 +53,7 @@ def atomic_dir(dest: str | Path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         yield tmp
+        _as_user_would(tmp, directory=True)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
