@@ -6,6 +6,7 @@ a *dataset* names its parts (train/test/...) as lists of files, plus how to pars
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -103,6 +104,20 @@ def _source(entry) -> Source:
     return Source(entry["url"], entry.get("member"))
 
 
+DATASET_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def _check_file_key(key: str, path) -> None:
+    """A file key is where the download lands under results/raw/ and where a mirror is read:
+    ``<source>/<file>`` (N-BaIoT: ``<source>/<device>/<file>``), relative, without '..' or '.'
+    segments or backslashes, so that no key reaches outside those directories."""
+    segments = key.split("/")
+    if (len(segments) < 2 or "\\" in key or key.startswith("/")
+            or any(seg in ("", ".", "..") or ":" in seg for seg in segments)):
+        raise RegistryError(f"{path}: file key {key!r} must be <source>/<file>: relative, no '..', '.' or empty "
+                            "segments, no backslashes or drive letters")
+
+
 def _slug(name: str) -> str:
     return name.lower().replace("_", "-")
 
@@ -142,6 +157,12 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> Registry:
         spec = dict(raw["nbaiot_dataset"], parts={"all": keys})
         datasets[f"n-baiot-{_slug(device)}"] = _dataset(f"n-baiot-{_slug(device)}", spec)
 
+    for key in files:
+        _check_file_key(key, path)
+    for name in datasets:
+        if not DATASET_NAME.fullmatch(name):
+            raise RegistryError(f"{path}: dataset name {name!r} must be lower-case letters, digits and '-' "
+                                "(it names directories under results/, and '.' separates a dataset from its view)")
     for ds in datasets.values():
         missing = [k for k in ds.files() if k not in files]
         if missing:

@@ -1,3 +1,6 @@
+import pytest
+import yaml
+
 from iotad.registry import load_registry
 
 REG = load_registry()
@@ -56,3 +59,26 @@ def test_nbaiot_devices_without_mirai_have_no_mirai_file():
         files = REG.dataset(f"n-baiot-{device}").parts["all"]
         assert not any("mirai" in f for f in files)
     assert any("mirai" in f for f in REG.dataset("n-baiot-danmini-doorbell").parts["all"])
+
+
+@pytest.mark.parametrize("key", ["../outside/x.csv", "kdd/../../etc/passwd", "/tmp/x.csv", "single.csv", "kdd//x.csv",
+                                 "kdd/./x.csv", "kdd\\..\\x.csv", "C:/x.csv"])
+def test_a_file_key_that_could_leave_the_raw_directory_is_refused(tmp_path, key):
+    """A registry key becomes results/raw/<key> and <mirror>/<key>: one with '..' wrote outside results/."""
+    from iotad.registry import RegistryError, load_registry
+
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump({"files": {key: {"sha256": None, "urls": ["https://example.org/x.csv"]}},
+                                        "datasets": {}}))
+    with pytest.raises(RegistryError, match=r"registry\.yaml: file key .* must be <source>/<file>"):
+        load_registry(registry)
+
+
+def test_a_dataset_name_must_be_a_plain_directory_name(tmp_path):
+    from iotad.registry import RegistryError, load_registry
+
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump({"files": {}, "datasets": {"../x": {
+        "format": "kdd", "parts": {}, "label_column": "label", "family_map": {}, "split": {}}}}))
+    with pytest.raises(RegistryError, match=r"dataset name '\.\./x' must be"):
+        load_registry(registry)
