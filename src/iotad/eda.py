@@ -18,7 +18,6 @@ from .io import atomic_path  # noqa: E402
 from .registry import SUBSET_PARTS  # noqa: E402  (the tables describe those parts; the figures leave them out)
 
 
-
 def label_counts(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Long table: part, label, family, is_attack, records."""
     rows = [
@@ -52,11 +51,15 @@ def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path) 
 def has_dos_records(family_table: pd.DataFrame, dos_families: list[str]) -> bool:
     """Whether a family distribution table (``distribution_table(counts, ["family"])``) has records
     in the DoS families outside the subset parts: whether Figures 3-5 have anything to show."""
-    dos_set = {f.lower() for f in dos_families}
-    rows = family_table["family"].astype(str).str.lower().isin(dos_set)
+    rows = _is_dos(family_table["family"], dos_families)
     columns = [c for c in family_table.columns
                if c.endswith("_records") and c.removesuffix("_records") not in SUBSET_PARTS]
     return bool(family_table.loc[rows, columns].to_numpy().sum() > 0)
+
+
+def _is_dos(families: pd.Series, dos_families: list[str]) -> pd.Series:
+    """Which family names are DoS families (case-insensitive)."""
+    return families.astype(str).str.lower().isin({f.lower() for f in dos_families})
 
 
 def _annotate(ax) -> None:
@@ -69,11 +72,10 @@ def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out
     dataset has no DoS records (the workflow asks for these figures only where it has)."""
     sns.set_theme(style="whitegrid", context="paper")
     counts = counts[~counts["part"].isin(SUBSET_PARTS)]
-    dos_set = {f.lower() for f in dos_families}
-    is_dos = counts["family"].str.lower().isin(dos_set)
+    is_dos = _is_dos(counts["family"], dos_families)
     dos = counts[is_dos]
     if not dos["records"].sum():
-        raise ValueError(f"{dataset}: no records in the DoS families {sorted(dos_set)}: no Figures 3-5")
+        raise ValueError(f"{dataset}: no records in the DoS families {sorted(dos_families)}: no Figures 3-5")
 
     # Figure 3: records per DoS attack type (log scale: smurf and land differ by four orders).
     # Horizontal bars, one row per type and part, so neither the type names nor the counts collide.

@@ -143,14 +143,13 @@ def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = N
     cells = stats_.pivot(index="detector", columns="train_dataset", values="cell")
     means = stats_.pivot(index="detector", columns="train_dataset", values="mean")
     # detectors run on every dataset first, then best on average (dataset-specific variants last)
-    ranked = ~means.index.str.endswith(PREPARATION_LABEL)
-    order = pd.DataFrame({"ranked": ranked, "n": means.notna().sum(axis=1), "mean": means.mean(axis=1)},
-                         index=means.index).sort_values(["ranked", "n", "mean"], ascending=False).index
-    cells, means = cells.loc[order], means.loc[order]
+    ranked = pd.Series(~means.index.str.endswith(PREPARATION_LABEL), index=means.index)
+    order = pd.DataFrame({"ranked": ranked, "n": means.notna().sum(axis=1), "mean": means.mean(axis=1)}).sort_values(
+        ["ranked", "n", "mean"], ascending=False).index
+    cells, means, ranked = cells.loc[order], means.loc[order], ranked.loc[order]
     shown = means.round(3)  # bold what reads as the best: ties at the printed precision all bold
-    candidates = ~shown.index.str.endswith(PREPARATION_LABEL)
-    bold = shown.eq(shown[candidates].max()) & shown.notna()
-    bold.loc[~candidates] = False
+    bold = shown.eq(shown[ranked].max()) & shown.notna()
+    bold.loc[~ranked] = False
     table = cells.reset_index().rename_axis(columns=None)
     return table, pd.concat([pd.Series(False, index=bold.index, name="detector"), bold], axis=1).reset_index(drop=True)
 
@@ -392,10 +391,12 @@ def preparation_sweep_table(summaries: list[dict], defaults: list[dict] = ()) ->
     """One row per LOF / DBSCAN sweep job: the changed parameter, the training outlier (noise)
     share, clusters (DBSCAN) and the LOF score's AUROC on each test split; ``defaults`` (the stages'
     own summaries, at the configured values) add each sweep's default point (``default`` true)."""
+    def stage(summary):
+        return "lof" if "outline_score" in summary else "dbscan"
+
     def row(summary, parameter, default):
-        stage = "lof" if "outline_score" in summary else "dbscan"
         overall = summary["splits"]["train"]["overall"]
-        entry = {"stage": stage, "dataset": summary["dataset"], "parameter": parameter, "value": summary[parameter],
+        entry = {"stage": stage(summary), "dataset": summary["dataset"], "parameter": parameter, "value": summary[parameter],
                  "default": default, "train_outlier_percent": overall["percent"], "clusters": summary.get("clusters")}
         entry.update({f"auroc_{split}": v for split, v in summary.get("score_auroc", {}).items() if split != "train"})
         return entry
@@ -403,9 +404,8 @@ def preparation_sweep_table(summaries: list[dict], defaults: list[dict] = ()) ->
     rows = [row(summary, summary["swept"], False) for summary in summaries]
     swept = {(r["stage"], r["dataset"], r["parameter"]) for r in rows}
     for summary in defaults:
-        stage = "lof" if "outline_score" in summary else "dbscan"
         rows += [row(summary, parameter, True) for s, dataset, parameter in sorted(swept)
-                 if s == stage and dataset == summary["dataset"]]
+                 if s == stage(summary) and dataset == summary["dataset"]]
     if not rows:
         return pd.DataFrame(rows)
     order = {key: i for i, key in enumerate(dict.fromkeys((r["stage"], r["dataset"], r["parameter"]) for r in rows))}
