@@ -30,6 +30,7 @@ class Source:
 
     url: str
     member: str | None = None
+    insecure: str | None = None  # why a plain-http URL is listed (its host serves no https)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,20 @@ def _source(entry) -> Source:
         return Source(entry)
     if isinstance(entry, list):  # [base_url, path]
         return Source("/".join(s.rstrip("/") for s in entry))
-    return Source(entry["url"], entry.get("member"))
+    return Source(entry["url"], entry.get("member"), entry.get("insecure"))
+
+
+def _check_source(key: str, source: Source, path) -> None:
+    """https, or plain http marked ``insecure: <why>``: on the wire anyone can alter plain http, so
+    only a sha256 (the registry's, or the lock file's pinned on first use) protects such a file."""
+    scheme = source.url.split("://", 1)[0].lower()
+    if scheme == "http" and not source.insecure:
+        raise RegistryError(f"{path}: file {key!r}: {source.url} is plain http: use https where the host serves it, "
+                            "else mark the source `insecure: <why>`")
+    if scheme == "https" and source.insecure:
+        raise RegistryError(f"{path}: file {key!r}: {source.url} is https: drop its `insecure` mark")
+    if scheme not in ("http", "https"):
+        raise RegistryError(f"{path}: file {key!r}: {source.url} must be an https URL")
 
 
 DATASET_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -157,8 +171,10 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> Registry:
         spec = dict(raw["nbaiot_dataset"], parts={"all": keys})
         datasets[f"n-baiot-{_slug(device)}"] = _dataset(f"n-baiot-{_slug(device)}", spec)
 
-    for key in files:
+    for key, spec in files.items():
         _check_file_key(key, path)
+        for source in spec.sources:
+            _check_source(key, source, path)
     for name in datasets:
         if not DATASET_NAME.fullmatch(name):
             raise RegistryError(f"{path}: dataset name {name!r} must be lower-case letters, digits and '-' "

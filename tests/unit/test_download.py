@@ -1,15 +1,19 @@
 import gzip
 import hashlib
 import http.server
+import multiprocessing
+import re
 import socket
 import threading
 import zipfile
+from datetime import UTC, datetime
 from functools import partial
 
 import pytest
+import yaml
 
 from iotad.download import DownloadError, content_sha256, fetch, mirror_dirs
-from iotad.registry import FileSpec, Source
+from iotad.registry import FileSpec, RegistryError, Source, load_registry
 
 CONTENT = b"0,tcp,http,SF,181,5450,normal.\n" * 200
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -137,3 +141,138 @@ def test_content_encoded_transfer_is_decoded_and_verified(tmp_path):
     finally:
         httpd.shutdown()
     assert content_sha256(dest) == SHA
+
+
+# --- pin on first use: files without a registry sha256 are pinned in a lock file -----------------
+
+OTHER = CONTENT.replace(b"normal", b"smurf!")
+OTHER_SHA = hashlib.sha256(OTHER).hexdigest()
+
+
+def lock_entries(lock):
+    return yaml.safe_load(lock.read_text())
+
+
+def test_first_fetch_of_an_unpinned_file_pins_it_in_the_lock(mirror, tmp_path):
+    (mirror / "kdd/sample.gz").write_bytes(gzip.compress(CONTENT))
+    lock = tmp_path / "datasets.lock.yaml"
+    fetch(spec(sha=None), tmp_path / "raw/kdd/sample.gz", [mirror], lock=lock)
+    today = datetime.now(UTC).date().isoformat()
+    assert lock_entries(lock) == {"kdd/sample.gz": {"sha256": SHA, "origin": str(mirror / "kdd/sample.gz"),
+                                                    "pinned": today}}
+    assert lock.read_text().startswith("#")  # says what the file is, for whoever finds it in a checkout
+    assert leftovers(tmp_path) == ["datasets.lock.yaml", "mirror", "raw"]
+
+
+def test_a_later_fetch_verifies_against_the_lock(mirror, tmp_path):
+    (mirror / "kdd/sample.gz").write_bytes(gzip.compress(CONTENT))
+    lock, dest = tmp_path / "datasets.lock.yaml", tmp_path / "raw/kdd/sample.gz"
+    fetch(spec(sha=None), dest, [mirror], lock=lock)
+    pinned = lock.read_text()
+    dest.unlink()
+    fetch(spec(sha=None), dest, [mirror], lock=lock)  # the same content: accepted, lock untouched
+    assert lock.read_text() == pinned
+
+    (mirror / "kdd/sample.gz").write_bytes(gzip.compress(OTHER))  # upstream changed (or was tampered with)
+    dest.unlink()
+    with pytest.raises(DownloadError) as err:
+        fetch(spec(sha=None), dest, [mirror], lock=lock)
+    message = str(err.value)
+    assert "\n" not in message
+    for part in ("kdd/sample.gz", str(lock), SHA, OTHER_SHA, "delete"):
+        assert part in message
+    assert not dest.exists() and leftovers(dest.parent) == []
+    assert lock.read_text() == pinned
+
+
+def test_a_changed_file_from_a_url_fails_against_the_lock(server, tmp_path):
+    www, base = server
+    (www / "sample").write_bytes(OTHER)
+    lock = tmp_path / "datasets.lock.yaml"
+    lock.write_text(yaml.safe_dump({"kdd/sample.gz": {"sha256": SHA, "origin": "x", "pinned": "2026-01-01"}}))
+    dest = tmp_path / "raw/kdd/sample.gz"
+    with pytest.raises(DownloadError, match=rf"kdd/sample.gz.*{OTHER_SHA}.*{SHA}.*{re.escape(str(lock))}"):
+        fetch(spec(sha=None, urls=[f"{base}/sample"]), dest, [], retries=0, lock=lock)
+    assert not dest.exists() and leftovers(dest.parent) == []
+
+
+def test_an_unpinned_download_over_http_is_pinned_with_its_url_and_warned_about(server, tmp_path, caplog):
+    www, base = server
+    (www / "sample").write_bytes(CONTENT)
+    lock = tmp_path / "datasets.lock.yaml"
+    url = f"{base}/sample"
+    fetch(FileSpec("kdd/sample.gz", None, (Source(url, insecure="test server"),)), tmp_path / "raw/kdd/sample.gz",
+          [], retries=0, lock=lock)
+    assert lock_entries(lock)["kdd/sample.gz"]["origin"] == url
+    assert "plain http" in caplog.text and "test server" in caplog.text
+
+
+def test_registry_hash_wins_over_the_lock(mirror, tmp_path):
+    (mirror / "kdd/sample.gz").write_bytes(gzip.compress(CONTENT))
+    lock, dest = tmp_path / "datasets.lock.yaml", tmp_path / "raw/kdd/sample.gz"
+    fetch(spec(), dest, [mirror], lock=lock)  # pinned in the registry: the lock is not written
+    assert not lock.exists()
+    # A lock entry that contradicts the registry (pinned there since) is an error naming both.
+    lock.write_text(yaml.safe_dump({"kdd/sample.gz": {"sha256": OTHER_SHA, "origin": "x", "pinned": "2026-01-01"}}))
+    dest.unlink()
+    with pytest.raises(DownloadError) as err:
+        fetch(spec(), dest, [mirror], lock=lock)
+    assert all(part in str(err.value) for part in ("kdd/sample.gz", str(lock), SHA, OTHER_SHA, "registry"))
+    assert not dest.exists()
+
+
+def test_a_malformed_lock_file_is_an_error_naming_it(mirror, tmp_path):
+    (mirror / "kdd/sample.gz").write_bytes(gzip.compress(CONTENT))
+    lock = tmp_path / "datasets.lock.yaml"
+    lock.write_text(yaml.safe_dump({"kdd/sample.gz": {"sha256": "not-a-hash"}}))
+    with pytest.raises(DownloadError, match=re.escape(str(lock))):
+        fetch(spec(sha=None), tmp_path / "raw/kdd/sample.gz", [mirror], lock=lock)
+
+
+def _fetch_many(mirror, out, lock, keys, barrier):
+    barrier.wait()  # start together: the lock's read-merge-write races if it is not serialized
+    for key in keys:
+        fetch(FileSpec(key, None, ()), out / key, [mirror], lock=lock)
+
+
+def test_concurrent_first_uses_all_land_in_the_lock(mirror, tmp_path):
+    workers, per_worker = 6, 8
+    keys = [[f"kdd/w{w}-{i}.csv" for i in range(per_worker)] for w in range(workers)]
+    every = [key for worker_keys in keys for key in worker_keys]
+    for key in every:
+        (mirror / key).write_bytes(key.encode())
+    lock = tmp_path / "datasets.lock.yaml"
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(workers)
+    procs = [ctx.Process(target=_fetch_many, args=(mirror, tmp_path / "raw", lock, k, barrier)) for k in keys]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * workers
+    entries = lock_entries(lock)
+    assert list(entries) == sorted(every)
+    assert all(entries[k]["sha256"] == hashlib.sha256(k.encode()).hexdigest() for k in entries)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["datasets.lock.yaml", "mirror", "raw"]  # no temp files
+
+
+def write_registry(path, url, **source):
+    path.write_text(yaml.safe_dump({"files": {"kdd/sample.gz": {"sha256": None, "urls": [dict(url=url, **source)]}},
+                                    "datasets": {}}))
+    return path
+
+
+def test_a_plain_http_url_must_be_marked_insecure(tmp_path):
+    with pytest.raises(RegistryError, match=r"kdd/sample.gz.*http://example.org/x.*insecure"):
+        load_registry(write_registry(tmp_path / "a.yaml", "http://example.org/x"))
+    marked = load_registry(write_registry(tmp_path / "b.yaml", "http://example.org/x", insecure="no https there"))
+    assert marked.file("kdd/sample.gz").sources[0].insecure == "no https there"
+    with pytest.raises(RegistryError, match=r"kdd/sample.gz.*https://example.org/x.*insecure"):
+        load_registry(write_registry(tmp_path / "c.yaml", "https://example.org/x", insecure="stale mark"))
+    with pytest.raises(RegistryError, match=r"kdd/sample.gz.*ftp://example.org/x"):
+        load_registry(write_registry(tmp_path / "d.yaml", "ftp://example.org/x"))
+
+
+def test_the_shipped_registry_uses_https_but_for_marked_sources():
+    plain = {s.url.split("/")[2] for f in load_registry().files.values() for s in f.sources if s.insecure}
+    assert plain == {"205.174.165.80"}  # CIC-IDS2017's server has no https

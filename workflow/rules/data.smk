@@ -10,6 +10,8 @@ rule download:
         "results/benchmarks/download/{file}.tsv"
     params:
         mirror=config["data"]["mirror"],
+        # Not an output: parallel download jobs share it (download.pin serializes their updates).
+        lock=config["data"]["lock"],
         retries=config["data"]["download"]["retries"],
         timeout=config["data"]["download"]["timeout_s"],
     threads: 1
