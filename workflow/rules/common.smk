@@ -23,7 +23,7 @@ check_model_params(MODELS, config["hyperparameters"])
 SEEDS = config["seeds"]
 # Robustness sweeps: named variants (model__parameter_value) trained on the sweep datasets.
 SWEEP_VARIANTS = sweep_variants(config["sweeps"], config["hyperparameters"])
-check_model_params(list(SWEEP_VARIANTS), SWEEP_VARIANTS)
+check_model_params(list(SWEEP_VARIANTS), SWEEP_VARIANTS, where="sweeps.runs, variant {name}")
 SWEEP_DATASETS = [d for d in config["sweeps"]["datasets"] if d in DATASETS]
 MLFLOW_URI = tracking_uri(config["mlflow"]["tracking_uri"], ".")
 CONFIG_HASH = config_hash(config)

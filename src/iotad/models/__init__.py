@@ -128,21 +128,39 @@ def resolved_hyperparameter(name: str, hyperparameters: dict, parameter: str):
     return list(value) if isinstance(value, tuple) else value
 
 
-def check_model_params(models: list[str], hyperparameters: dict) -> None:
-    """Fail at start-up, naming the model and the key, when a model or a hyperparameter is unknown."""
+def _job_option_constraints() -> dict:
+    from .params import POSITIVE_INT
+
+    return {"max_train_rows": [POSITIVE_INT, None], "distinct_rows": ["boolean", None],
+            "feature_columns": [list, None], "sweep": [dict, None]}
+
+
+def check_model_params(models: list[str], hyperparameters: dict, where: str = "hyperparameters.{name}") -> None:
+    """Fail at start-up, naming the config key, when a model, a hyperparameter or its value is unknown
+    or out of range: each detector checks its values against its declared constraints when built."""
+    from sklearn.utils._param_validation import validate_parameter_constraints
+
     for name in models:
         params = dict(hyperparameters.get(name) or {})
-        for option in JOB_OPTIONS:
-            params.pop(option, None)
+        key = f"config {where.format(name=name)}"
+        options = {option: params.pop(option) for option in JOB_OPTIONS if option in params}
+        try:
+            validate_parameter_constraints(_job_option_constraints(), options, caller_name="the training job")
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
         model = params.get("model", name)
         if model not in MODELS:
             raise ValueError(f"config models: unknown model {name!r}; choose one of {list(MODELS)} or give "
                              f"hyperparameters.{name}.model")
         if model in PRECOMPUTED:
             if set(params) - {"model"}:
-                raise ValueError(f"config hyperparameters.{name}: {model} takes none here; set them under '{model}:'")
+                raise ValueError(f"{key}: {model} takes none here; set them under '{model}:'")
             continue
         try:
             build_detectors(name, params, seed=0, threads=None)
         except TypeError as exc:
-            raise ValueError(f"config hyperparameters.{name}: {exc} (check the hyperparameter names)") from None
+            if isinstance(exc, ValueError):  # scikit-learn's InvalidParameterError is both: a value
+                raise ValueError(f"{key}: {exc}") from None
+            raise ValueError(f"{key}: {exc} (check the hyperparameter names)") from None
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from ..thresholds import choose_threshold, predict
-from . import keras_setup
+from . import keras_setup, params
 
 VARIANTS = {
     "denoising_ae": {"input_dropout": True, "l2_first": False, "sparse_code": False},
@@ -59,11 +61,22 @@ class AutoencoderDetector:
     threads: int | None = None
     layer_options: dict = field(default_factory=dict)
 
+    _parameter_constraints: ClassVar[dict] = {
+        "variant": [StrOptions(set(VARIANTS))], **params.TRAINING, **params.COMMON, "layer_options": [dict],
+    }
+    # build_autoencoder's keyword arguments that the config may set (learning_rate is the detector's own).
+    _layer_constraints: ClassVar[dict] = {
+        "hidden": [params.POSITIVE_INT], "code": [params.POSITIVE_INT], "l2": [params.NON_NEGATIVE_REAL],
+        "l1_code": [params.NON_NEGATIVE_REAL], "dropout": [params.FRACTION],
+    }
+
+    def __post_init__(self):
+        params.check(self)
+        params.check_options(self.layer_options, self._layer_constraints, f"{type(self).__name__}.layer_options")
+
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on the normal rows of X (all rows when y is None); early stopping and the threshold
         use the validation split only."""
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown autoencoder {self.variant!r}; choose one of {sorted(VARIANTS)}")
         keras_setup.configure(self.seed, self.threads)
         X = np.asarray(X, dtype="float32")
         normal = X if y is None else X[~np.asarray(y, dtype=bool)]
@@ -72,6 +85,8 @@ class AutoencoderDetector:
             X_val = np.asarray(X_val, dtype="float32")
             val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
             val_normal = X_val[~val_attack]
+        if not len(normal):
+            raise ValueError("no normal rows to train on: the autoencoder learns to reconstruct normal traffic")
         self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **self.layer_options)
         validate = val_normal is not None and len(val_normal) > 0
         start = time.perf_counter()

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from numbers import Real
 from typing import ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from ..thresholds import choose_threshold, predict
+from . import params
 
 
 @dataclass(kw_only=True)
@@ -26,6 +29,11 @@ class _OneClassBaseline:
     threshold_value: float | None = None
     seed: int = 0
     threads: int | None = None
+
+    _parameter_constraints: ClassVar[dict] = params.COMMON
+
+    def __post_init__(self):
+        params.check(self)
 
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on the normal rows of X (all rows when y is None); the threshold uses the validation
@@ -73,6 +81,10 @@ class PcaDetector(_OneClassBaseline):
 
     n_components: float | int = 0.95
 
+    _parameter_constraints: ClassVar[dict] = {  # a count of components, or the share of variance kept
+        **params.COMMON, "n_components": [params.POSITIVE_INT, Interval(RealNotInt, 0, 1, closed="neither")],
+    }
+
     def _fit_normal(self, normal: np.ndarray) -> None:
         from sklearn.decomposition import PCA
 
@@ -92,6 +104,11 @@ class IsolationForestDetector(_OneClassBaseline):
 
     n_estimators: int = 100
     max_samples: int | float | str = "auto"
+
+    _parameter_constraints: ClassVar[dict] = {
+        **params.COMMON, "n_estimators": [params.POSITIVE_INT],
+        "max_samples": [StrOptions({"auto"}), params.POSITIVE_INT, Interval(RealNotInt, 0, 1, closed="right")],
+    }
 
     def _fit_normal(self, normal: np.ndarray) -> None:
         from sklearn.ensemble import IsolationForest
@@ -118,6 +135,11 @@ class OneClassSvmDetector(_OneClassBaseline):
     nu: float = 0.5
     gamma: str | float = "scale"
     max_normal_rows: int | None = 20000
+
+    _parameter_constraints: ClassVar[dict] = {
+        **params.COMMON, "nu": [Interval(Real, 0, 1, closed="right")],
+        "gamma": [StrOptions({"scale", "auto"}), params.POSITIVE_REAL], "max_normal_rows": [params.POSITIVE_INT, None],
+    }
 
     def _fit_normal(self, normal: np.ndarray) -> None:
         from sklearn.svm import OneClassSVM

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..thresholds import choose_threshold, predict
-from . import keras_setup
+from . import keras_setup, params
 
 NORMAL = "normal"
 
@@ -73,6 +73,15 @@ class CnnLstmDetector:
     threshold_value: float | None = 0.5
     seed: int = 0
     threads: int | None = None
+
+    _parameter_constraints: ClassVar[dict] = {
+        **params.TRAINING, **params.COMMON, "dropout": [params.FRACTION], "lstm_backwards": ["boolean"],
+        **{name: [params.POSITIVE_INT] for name in ("conv_filters", "kernel_size", "pool_size", "lstm_units",
+                                                     "dense_units")},
+    }
+
+    def __post_init__(self):
+        params.check(self)
 
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on all rows of X with their family names y; early stopping (and a 'percentile' or

@@ -31,8 +31,10 @@ from sklearn.neighbors import NearestCentroid
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import LinearSVC
 
+from sklearn.utils._param_validation import StrOptions
+
 from ..thresholds import predict
-from . import keras_setup
+from . import keras_setup, params
 
 # representation -> (input noise, variational, class centres (normal, attack) or None, latent-term weight)
 REPRESENTATIONS = {
@@ -108,14 +110,26 @@ class LatentEncoder:
     seed: int = 0
     threads: int | None = None
 
+    _parameter_constraints: ClassVar[dict] = {
+        "representation": [StrOptions(set(REPRESENTATIONS))], **params.TRAINING,
+        "hidden": [tuple, list], "code": [params.POSITIVE_INT], "noise_sigma": [params.NON_NEGATIVE_REAL],
+        "latent_weight": [params.NON_NEGATIVE_REAL, None], "centres": [tuple, list, None],
+        "seed": params.COMMON["seed"], "threads": params.COMMON["threads"],
+    }
+
+    def __post_init__(self):
+        params.check(self)
+        params.check_sequence(self.hidden, type(self).__name__, "hidden")
+        if self.centres is not None and len(self.centres) != 2:
+            raise ValueError(f"The 'centres' parameter of {type(self).__name__} must be two numbers "
+                             f"(normal, attack). Got {self.centres!r} instead.")
+
     def _targets(self, X, y):
         centres = self.centres or REPRESENTATIONS[self.representation][2] or (0.0, 0.0)
         centre = np.where(np.asarray(y, dtype=bool), centres[1], centres[0]).astype("float32")
         return {"reconstruction": X, "latent": np.repeat(centre[:, None], self.code, axis=1)}
 
     def fit(self, X, y, X_val=None, y_val=None):
-        if self.representation not in REPRESENTATIONS:
-            raise ValueError(f"unknown representation {self.representation!r}; choose one of {sorted(REPRESENTATIONS)}")
         X = np.asarray(X, dtype="float32")
         self.history_, self.n_params_, self.fit_seconds_ = {}, 0, 0.0
         start = time.perf_counter()
@@ -161,9 +175,18 @@ class LatentClassifierDetector:
     classifier: str = "logistic_regression"
     seed: int = 0
 
+    _parameter_constraints: ClassVar[dict] = {
+        "encoder": [LatentEncoder], "classifier": [StrOptions(set(CLASSIFIERS))], "seed": params.COMMON["seed"],
+    }
+
+    def __post_init__(self):
+        params.check(self)
+
     def fit(self, X, y, X_val=None, y_val=None):
-        if self.classifier not in CLASSIFIERS:
-            raise ValueError(f"unknown classifier {self.classifier!r}; choose one of {sorted(CLASSIFIERS)}")
+        present = np.unique(np.asarray(y, dtype=bool))
+        if len(present) < 2:
+            raise ValueError(f"the training rows are all {'attacks' if present.all() else 'normal'}: the "
+                             f"{self.classifier} classifier needs normal and attack rows to learn from")
         if not hasattr(self.encoder, "scaler_"):
             self.encoder.fit(X, y, X_val, y_val)
         start = time.perf_counter()
