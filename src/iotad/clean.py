@@ -18,6 +18,10 @@ NAN_POLICIES = ("drop", "zero", "median")
 LABEL_COLUMNS = ["label", "family", "is_attack"]
 
 
+class EmptyPartError(ValueError):
+    """Cleaning removed every row of a part: no 0-row output is written."""
+
+
 class LabelError(ValueError):
     """Labels the registry's family map does not know, or labels that contradict each other."""
 
@@ -126,6 +130,11 @@ def clean_part(frame: pd.DataFrame, spec: DatasetSpec, options: CleaningOptions,
     if options.drop_duplicates:
         out = out[~duplicated]
     out = out.reset_index(drop=True)
+    if out.empty:
+        raise EmptyPartError(
+            f"{where}: cleaning left no rows ({rows_in} in, {report['rows_dropped_nan_or_inf']} dropped for NaN/inf"
+            f"{', the rest duplicates' if options.drop_duplicates else ''}); use nan_policy 'median' or 'zero', or "
+            "check the file")
 
     report["rows_out"] = len(out)
     report["columns_out"] = len(out.columns)

@@ -185,6 +185,8 @@ def read_csv_with_header(
     if columns:
         with open_text(path, "utf-8-sig") as fh:
             header = [c.strip() for c in next(csv.reader([fh.readline().rstrip("\r\n")]), [])]
+        if not header:
+            raise ParseError(f"{path}: no records (the file is empty); check the source file and its registry entry")
         if header != list(columns):
             missing = [c for c in columns if c not in header]
             unexpected = [c for c in header if c not in columns]
@@ -316,13 +318,21 @@ def identify_partition(spec: DatasetSpec, rows: int, label: str) -> str | None:
     return spec.partitions_by_rows[rows]
 
 
+def _not_empty(frame: pd.DataFrame, label) -> pd.DataFrame:
+    """A file without records (empty, or a header only) would flow on as 0-row outputs: refuse it."""
+    if frame.empty:
+        raise ParseError(f"{label}: no records (the file is empty or holds only a header); check the source "
+                         "file and its registry entry")
+    return frame
+
+
 def parse_part(spec: DatasetSpec, files: list[PathLike], aux: dict[str, PathLike]) -> pd.DataFrame:
     """Parse one part (train/test/...) of a dataset: its files, concatenated, with typed columns.
 
     ``aux`` maps auxiliary registry keys (names/header files) to local paths.
     """
     if spec.format == "nbaiot":
-        return read_nbaiot(files, aux[spec.header_file])
+        return _not_empty(read_nbaiot(files, aux[spec.header_file]), ", ".join(map(str, files)))
     frames = []
     for path in files:
         if spec.format == "kdd":
@@ -337,7 +347,7 @@ def parse_part(spec: DatasetSpec, files: list[PathLike], aux: dict[str, PathLike
             frame = read_cic(path)
         else:
             raise ParseError(f"dataset {spec.name}: unknown format {spec.format!r}")
-        frames.append(frame)
+        frames.append(_not_empty(frame, path))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if len(files) > 1:
         sizes = [len(f) for f in frames]

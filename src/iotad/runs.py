@@ -234,7 +234,10 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
     frames, histories, seen = [], {}, seen_in_training(tests, train)
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")
-        detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
+        try:
+            detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
+        except ValueError as exc:  # the data cannot train this detector: say which job and detector
+            raise ValueError(f"{dataset}/{model}/seed{seed}: {name}: {exc}") from exc
         histories[name] = detector.history_
         if log:
             log.info("%s: fitted on %d rows in %.1f s, threshold %.6g", name, len(fitted_on.rows),

@@ -67,3 +67,10 @@ def test_duplicates_counted_and_optionally_removed():
 def test_median_of_a_column_without_finite_values_is_zero():
     out, _ = clean_part(frame(dur=[np.nan, np.inf, np.nan, -np.inf, np.nan]), UNSW, CleaningOptions("median"), "f")
     assert out["dur"].tolist() == [0.0] * 5
+
+
+def test_a_part_that_cleaning_empties_is_an_error_not_a_0_row_output():
+    from iotad.clean import EmptyPartError
+
+    with pytest.raises(EmptyPartError, match=r"^parsed/x.parquet: cleaning left no rows \(5 in, 5 dropped for NaN/inf\)"):
+        clean_part(frame(dur=[np.nan, np.inf, np.nan, -np.inf, np.nan]), UNSW, CleaningOptions("drop"), "parsed/x.parquet")

@@ -144,3 +144,31 @@ def test_csv_non_number_in_numeric_column_names_the_line(tmp_path):
     path.write_text("\ufeffid,dur,proto,attack_cat,label\r\n1,0.5,tcp,Normal,0\r\n")
     frame = read_csv_with_header(path, SCHEMA, ("proto", "attack_cat"))
     assert frame["id"].dtype == "int64" and frame["dur"].dtype == "float64"
+
+
+@pytest.mark.parametrize("content", ["", "date,time,fridge_temperature,temp_condition,label,type\n"],
+                         ids=["empty", "header-only"])
+def test_an_empty_or_header_only_file_stops_parsing_with_its_name(tmp_path, content):
+    from iotad.parse import parse_part
+    from iotad.registry import DEFAULT_REGISTRY, load_registry
+
+    spec = load_registry(DEFAULT_REGISTRY).dataset("ton-iot-fridge")
+    path = tmp_path / "Train_Test_IoT_Fridge.csv.gz"
+    path.write_bytes(gzip.compress(content.encode()))
+    with pytest.raises(ParseError, match=f"{path}: no records"):
+        parse_part(spec, [path], {})
+
+
+def test_an_empty_kdd_file_or_zeek_log_without_records_stops_parsing(tmp_path, names_file):
+    from iotad.parse import parse_part
+    from iotad.registry import DEFAULT_REGISTRY, load_registry
+
+    registry = load_registry(DEFAULT_REGISTRY)
+    kdd = tmp_path / "corrected.gz"
+    kdd.write_bytes(gzip.compress(b""))
+    with pytest.raises(ParseError, match=f"{kdd}: no records"):
+        parse_part(registry.dataset("kddcup99"), [kdd], {registry.dataset("kddcup99").names_file: names_file})
+    zeek = tmp_path / "conn.log.labeled"
+    zeek.write_text("#separator \\x09\n#fields\tts\tuid\tlabel\n#types\ttime\tstring\tstring\n#close\t2019\n")
+    with pytest.raises(ParseError, match=f"{zeek}: no records"):
+        parse_part(registry.dataset("iot-23"), [zeek], {})

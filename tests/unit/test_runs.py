@@ -252,3 +252,16 @@ def test_a_cross_dataset_run_is_checked_for_degeneracy_on_its_own_splits():
     trained = {"model": "pca", "seed": 0, "detectors": {"pca": {"fit_seconds": 1.0, "degenerate": []}}}
     result = cross_job({"pca": Constant()}, trained, {"test": test}, {"normal", "smurf"})
     assert result.metrics["detectors"]["pca"]["degenerate"] == ["constant score on test", "every normal record flagged on test"]
+
+
+@pytest.mark.parametrize(("model", "keep_attacks", "message"), [
+    ("raw", False, "raw:linear_svc: the training rows are all normal: the linear_svc classifier needs normal and attack rows"),
+    ("ae", True, "ae:linear_svc: the training rows are all attacks"),
+    ("deep_ae", True, "deep_ae: no normal rows to train on"),
+])
+def test_a_training_split_with_one_class_names_the_job_and_detector(matrices, model, keep_attacks, message):
+    train, val, test = matrices
+    one_class = train.take(np.flatnonzero(train.rows["is_attack"].to_numpy(bool) == keep_attacks)[:500])
+    with pytest.raises(ValueError, match=f"^nsl-kdd/{model}/seed3: {message}"):
+        run_job(model, {"epochs": 1} if model != "raw" else {}, seed=3, threads=2, train=one_class, val=val,
+                tests={"test": test}, dataset="nsl-kdd")
