@@ -1,10 +1,23 @@
-"""MLflow tracking: one experiment per config, one run per training job.
+"""MLflow tracking: one experiment per config (named by ``mlflow.experiment``), one run per training
+job and checkout.
 
 The store defaults to sqlite under ``results/mlflow/`` with artifacts beside it (MLflow 3 refuses its
 old file store); ``MLFLOW_TRACKING_URI`` or ``mlflow.tracking_uri`` in the config point at a tracking
-server instead. A job's run carries the tag ``iotad.job`` (dataset/model/seed...): logging the same
-job again deletes the earlier run first, so re-running a job never duplicates it. Parallel jobs
-write to one sqlite file: writes that find the database locked are retried.
+server instead. Parallel jobs write to one sqlite file: writes that find the database locked are retried.
+
+A run carries who logged it: ``iotad.job`` (dataset/model/seed...), ``iotad.checkout`` and
+``iotad.config_hash``. Logging a job again deletes, once the new run is finished, only the earlier runs
+with all three equal (a run half-logged by a killed job included); runs of other checkouts or configs,
+and runs without these tags, are never deleted or changed. A checkout is a working directory: its
+identity is made once and kept in ``results/mlflow/checkout-id`` (host and path where it was made, and
+a random part), since on a cluster its tracking jobs run on any node and two machines may share a path.
+
+So the default UI view shows one run per job for each (checkout, config) in the experiment: one per
+job when a checkout re-runs its config; one per job and checkout when checkouts share an experiment;
+and after a config changes but keeps ``mlflow.experiment``, the earlier config's runs beside the new
+ones (not this config's to delete). The experiment keeps the configured name (one per config hash
+would split a benchmark over experiments at every edit): a changed config gets its own name, or the
+view is filtered on the two tags (their values are in ``results/mlflow/experiment.json``).
 """
 
 from __future__ import annotations
@@ -15,13 +28,15 @@ import math
 import logging
 import os
 import random
+import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-JOB_TAG = "iotad.job"
+JOB_TAG, CHECKOUT_TAG, CONFIG_TAG = "iotad.job", "iotad.checkout", "iotad.config_hash"
 MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH = 1000, 100
 
 
@@ -44,6 +59,23 @@ def artifact_root(uri: str, workdir: str | Path) -> str | None:
 
 def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def checkout_id(workdir: str | Path) -> str:
+    """This working directory's identity in a shared tracking store, made once (by whichever process
+    comes first: os.link never replaces a file) and read by every later job, on any node."""
+    path = Path(workdir).resolve() / "results" / "mlflow" / "checkout-id"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".checkout-id.{uuid.uuid4().hex}")
+        draft.write_text(f"{socket.gethostname()}:{Path(workdir).resolve()}#{uuid.uuid4().hex[:12]}\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def git_commit(directory: str | Path) -> str:
@@ -129,16 +161,18 @@ def degenerate_tag(metrics: dict) -> dict[str, str]:
     return {"degenerate": "; ".join(flagged)} if flagged else {}
 
 
-def log_job(uri: str, experiment_id: str, job: str, *, tags: dict, params: dict, metrics: dict[str, float],
-            histories: dict[str, dict[str, list[float]]], artifacts: list[str | Path]) -> str:
-    """One run for one job (replacing an earlier run of the same job); returns its id."""
+def log_job(uri: str, experiment_id: str, job: str, *, checkout: str, config: str, tags: dict, params: dict,
+            metrics: dict[str, float], histories: dict[str, dict[str, list[float]]], artifacts: list[str | Path]) -> str:
+    """One run for one job, replacing the earlier runs of this job, checkout and config; returns its id."""
     from mlflow.entities import Metric, Param
 
     client = client_for(uri)
-    query = f"tags.`{JOB_TAG}` = '{job}'"
-    for old in retrying(lambda: client.search_runs([experiment_id], filter_string=query), what="search runs"):
-        retrying(lambda old=old: client.delete_run(old.info.run_id), what="delete earlier run")
-    run = retrying(lambda: client.create_run(experiment_id, tags={**tags, JOB_TAG: job}, run_name=job.replace("/", " ")),
+    identity = {JOB_TAG: job, CHECKOUT_TAG: checkout, CONFIG_TAG: config}
+    # Searched by job only (a path in a filter string would need quoting), matched on all three here.
+    found = retrying(lambda: client.search_runs([experiment_id], filter_string=f"tags.`{JOB_TAG}` = '{job}'"),
+                     what="search runs")
+    earlier = [r.info.run_id for r in found if all(r.data.tags.get(k) == v for k, v in identity.items())]
+    run = retrying(lambda: client.create_run(experiment_id, tags={**tags, **identity}, run_name=job.replace("/", " ")),
                    what="create run")
     run_id, now = run.info.run_id, int(time.time() * 1000)
     entries = [Metric(k, v, now, 0) for k, v in metrics.items() if v == v]  # NaN (undefined) left out
@@ -156,4 +190,6 @@ def log_job(uri: str, experiment_id: str, job: str, *, tags: dict, params: dict,
         else:
             retrying(lambda p=path: client.log_artifact(run_id, str(p)), what="log artifact")
     retrying(lambda: client.set_terminated(run_id), what="finish run")
+    for old in earlier:  # only now: a re-log that fails leaves the earlier run in view
+        retrying(lambda old=old: client.delete_run(old), what="delete earlier run")
     return run_id

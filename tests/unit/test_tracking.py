@@ -14,7 +14,8 @@ LOG_ONE = """
 import sys
 from iotad import tracking
 uri, experiment, job = sys.argv[1:4]
-tracking.log_job(uri, experiment, job, tags={"dataset": "d", "model": job}, params={"model.epochs": 3},
+tracking.log_job(uri, experiment, job, checkout=tracking.checkout_id("."), config="c1",
+                 tags={"dataset": "d", "model": job}, params={"model.epochs": 3},
                  metrics={"mae:perceptron.test.auroc": 0.5 + len(job) / 100, "undefined": float("nan")},
                  histories={"m": {"loss": [1.0, 0.5, 0.25]}}, artifacts=[sys.argv[4]])
 """
@@ -34,7 +35,7 @@ def store(request, tmp_path):
 
 def log_in_parallel(uri, experiment, artifact, jobs):
     procs = [subprocess.Popen([sys.executable, "-c", LOG_ONE, uri, experiment, job, str(artifact)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for job in jobs]
+                              cwd=artifact.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for job in jobs]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-2000:]

@@ -38,6 +38,7 @@ rule track:
     params:
         jobs=lambda wildcards: tracked_jobs(wildcards.dataset),
         uri=MLFLOW_URI,
+        config_hash=CONFIG_HASH,  # with the checkout, which earlier runs a re-log may replace
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,5 +1,6 @@
 """Log every training job of one dataset to MLflow, one run each: params, metrics (per-epoch losses
-as steps), tags, artifacts. A job logged before has its earlier run replaced."""
+as steps), tags, artifacts. A job logged before by this checkout and config has its earlier run
+replaced; other checkouts' and configs' runs are left alone (see iotad.tracking)."""
 
 import json
 from pathlib import Path
@@ -10,12 +11,13 @@ from iotad.smk import job
 
 with job(snakemake, "track") as log:
     experiment = json.loads(Path(snakemake.input.experiment).read_text())
-    runs = {}
+    runs, checkout = {}, tracking.checkout_id(".")  # cwd: the workdir, on whichever node
     for entry in snakemake.params.jobs:
         run = Path(entry["run"])
         metrics = json.loads((run / "metrics.json").read_text())
         runs[entry["job"]] = tracking.log_job(
             snakemake.params.uri, experiment["experiment_id"], entry["job"],
+            checkout=checkout, config=snakemake.params.config_hash,
             tags=entry["tags"] | tracking.degenerate_tag(metrics), params=tracking.flatten(entry["params"]),
             metrics=tracking.job_metrics(metrics),
             histories=json.loads((run / "history.json").read_text()),
