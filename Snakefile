@@ -2,13 +2,21 @@
 # for network and IoT intrusion data. Run `snakemake --cores 8`; see README.md.
 
 import os
+import sys
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-# Beside the Snakefile, so `-d <elsewhere>` still starts from the defaults; --configfile merges on top.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from iotad.config import check_config_file
+
+# Beside the Snakefile, so `-d <elsewhere>` still starts from the defaults; --configfile merges on top
+# (Snakemake reads those before this file: `make run` checks them, see iotad.launch).
+check_config_file(os.path.join(workflow.basedir, "config.yaml"))
+
+
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 

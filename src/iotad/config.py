@@ -77,3 +77,20 @@ def sweep_defaults(sweeps: dict, hyperparameters: dict) -> list[dict]:
     return [{"model": entry["model"], "parameter": entry["parameter"],
              "value": resolved_hyperparameter(entry["model"], hyperparameters, entry["parameter"])}
             for entry in sweeps.get("runs") or []]
+
+
+def check_config_file(path) -> None:
+    """Snakemake reports a YAML syntax error in a --configfile without file or line: say both."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            yaml.safe_load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        hint = "; indent with spaces, not tabs" if "\\t" in problem or "\t" in problem else ""
+        raise ConfigError(f"{where}: not valid YAML ({problem}){hint}") from None

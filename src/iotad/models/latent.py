@@ -186,7 +186,8 @@ class LatentClassifierDetector:
         present = np.unique(np.asarray(y, dtype=bool))
         if len(present) < 2:
             raise ValueError(f"the training rows are all {'attacks' if present.all() else 'normal'}: the "
-                             f"{self.classifier} classifier needs normal and attack rows to learn from")
+                             f"{self.classifier} classifier needs normal and attack rows to learn from; for such data use "
+                             "a one-class model (an autoencoder, pca, isolation_forest, ocsvm)")
         if not hasattr(self.encoder, "scaler_"):
             self.encoder.fit(X, y, X_val, y_val)
         start = time.perf_counter()
