@@ -1,0 +1,178 @@
+"""Start Snakemake so that a run stopped without warning resumes with the same command.
+
+``python -m iotad.launch [snakemake arguments]`` (what ``make run`` calls) runs
+``snakemake [snakemake arguments]``, except that:
+
+- A run killed outright (``kill -9``, the out-of-memory killer, a power cut) cannot remove
+  Snakemake's lock on the working directory, and a plain rerun stops at "Directory cannot be
+  locked". The launcher holds an ``flock`` on ``.snakemake/iotad-run.lock`` for as long as its run
+  lives (the lock goes to the Snakemake process it becomes, and the kernel drops it when that
+  process dies, however it dies). Finding that lock free and Snakemake's lock files present, and no
+  Snakemake process or job of an earlier run still working in the directory (``/proc``: its
+  current directory and command line), it prints one line, removes the stale lock (as
+  ``snakemake --unlock`` would) and starts the run.
+- A second run in a directory where one is live is refused with a message naming the live one's
+  process id; the live run's lock is left alone.
+- Jobs the killed run left half-done are redone: the workflow profile (``profiles/default``)
+  sets ``rerun-incomplete``, for every run of this workflow.
+
+Dry runs and other commands that only read (``-n``, ``--lint``, ``--summary``, ``--report`` ...)
+are passed to Snakemake untouched; ``--unlock`` is, unless a run is live (then refused).
+
+Where there is no ``/proc`` (not Linux), the ``flock`` alone tells a live run from a dead one: a
+plain ``snakemake`` run, started without the launcher, is then not seen.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import sys
+from pathlib import Path
+
+LOCK_FILE = "iotad-run.lock"  # in <workdir>/.snakemake/, beside Snakemake's own locks/
+RESUMING = "iotad: a previous run stopped without finishing (killed?); removing its stale lock and resuming"
+
+# Options that never lock the directory: passed straight through.
+READ_ONLY = {
+    "--dry-run", "--dryrun", "--lint", "--list", "--list-rules", "--list-target-rules",
+    "--summary", "--detailed-summary", "--dag", "--rulegraph", "--filegraph", "--d3dag",
+    "--list-changes", "--lc", "--list-code-changes", "--list-input-changes", "--list-params-changes",
+    "--li", "--lp", "--list-untracked", "--lu", "--help", "--version", "--print-compilation",
+    "--containerize", "--archive", "--cleanup-metadata", "--cm", "--cleanup-shadow",
+    "--export-cwl", "--generate-unit-tests", "--report", "--report-stylesheet",
+}
+READ_ONLY_SHORT = set("nlSDhv")  # -n, -l, -S, -D, -h, -v: alone or in a group (-np, -pn)
+VALUE_SHORT = set("scjCdeRPUOqwT")  # short options that take a value: the rest of a group is that value
+
+
+def _option(arg: str) -> str:
+    return arg.split("=", 1)[0]
+
+
+def read_only(args: list[str]) -> bool:
+    """Whether the Snakemake command line only reads (a dry run, a listing, a report)."""
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            if _option(arg) in READ_ONLY:
+                return True
+        elif arg.startswith("-"):
+            for flag in arg[1:]:
+                if flag in READ_ONLY_SHORT:
+                    return True
+                if flag in VALUE_SHORT or not flag.isalpha():
+                    break
+    return False
+
+
+def workdir_of(args: list[str]) -> Path:
+    """The directory Snakemake will work in: ``-d``/``--directory`` (last one wins), else the current one."""
+    workdir = "."
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("-d", "--directory") and i + 1 < len(args):
+            workdir = args[i + 1]
+        elif arg.startswith("--directory="):
+            workdir = arg.split("=", 1)[1]
+        elif arg.startswith("-d") and len(arg) > 2 and not arg.startswith("--"):
+            workdir = arg[2:]
+    return Path(workdir).resolve()
+
+
+def stale_locks(workdir: Path) -> list[Path]:
+    """Snakemake's lock files (file persistence: .snakemake/locks/<n>.{input,output}.lock)."""
+    locks = workdir / ".snakemake" / "locks"
+    return sorted(locks.glob("*.lock")) if locks.is_dir() else []
+
+
+def _is_snakemake(argv: list[str]) -> bool:
+    """A Snakemake process (``snakemake ...``, ``python .../snakemake ...``, ``python -m snakemake``)
+    or one of its jobs (scripts run from ``.snakemake/scripts/``, ``--target-jobs`` subprocesses)."""
+    head = [os.path.basename(a) for a in argv[:3]]
+    if "snakemake" in head or (len(argv) > 2 and argv[1] == "-m" and argv[2] == "snakemake"):
+        return True
+    return any("/.snakemake/scripts/" in a or a.startswith(".snakemake/scripts/") for a in argv)
+
+
+def live_processes(workdir: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of Snakemake processes and jobs working in ``workdir`` (Linux ``/proc``;
+    an empty list where there is none)."""
+    found = []
+    me = os.getpid()
+    try:
+        entries = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return found
+    for name in entries:
+        pid = int(name)
+        if pid == me:
+            continue
+        try:
+            if Path(os.readlink(f"/proc/{pid}/cwd")) != workdir:
+                continue
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        except OSError:  # gone, or another user's
+            continue
+        argv = [a.decode(errors="replace") for a in argv]
+        if argv and _is_snakemake(argv):
+            found.append((pid, " ".join(argv)))
+    return found
+
+
+def unlock(workdir: Path) -> None:
+    """What ``snakemake --unlock`` does with the (default) file persistence: remove .snakemake/locks/,
+    without the seconds it takes Snakemake to parse the workflow first."""
+    shutil.rmtree(workdir / ".snakemake" / "locks", ignore_errors=True)
+
+
+def _holder(fd: int) -> str:
+    text = os.pread(fd, 64, 0).decode(errors="replace").strip()
+    return f"pid {text}" if text.isdigit() else "a process"
+
+
+def _refuse(message: str) -> int:
+    print(f"iotad: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    snakemake = [sys.executable, "-m", "snakemake", *args]
+    if read_only(args):
+        os.execv(sys.executable, snakemake)
+    workdir = workdir_of(args)
+    state = workdir / ".snakemake"
+    state.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise
+        return _refuse(f"another run is working in {workdir} ({_holder(fd)}); not starting a second one. "
+                       "Wait for it to finish, or stop it and run the same command again to resume.")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # exec keeps the pid: the holder named above
+    if stale_locks(workdir):
+        live = live_processes(workdir)
+        if live:
+            listing = "; ".join(f"pid {pid}: {cmd[:120]}" for pid, cmd in live)
+            return _refuse(f"Snakemake is still working in {workdir} ({listing}); its lock is left alone. "
+                           "Wait for it to finish, or stop it and run the same command again to resume.")
+        if "--unlock" not in args:  # asked for, Snakemake unlocks (and says so)
+            print(RESUMING, file=sys.stderr, flush=True)
+            unlock(workdir)
+    os.set_inheritable(fd, True)  # Snakemake holds the lock from here until it exits (or is killed)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, snakemake)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())
