@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -29,11 +30,19 @@ def _as_user_would(path: str | Path, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
+def _remove_leftovers(dest: Path) -> None:
+    """Temporaries of an earlier writer of ``dest`` that was killed (one job writes an output at a time).
+    tempfile's names end in 8 random characters: exactly that, so no other output's temporaries match."""
+    for leftover in dest.parent.glob(f".{glob.escape(dest.name)}.????????.tmp"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(dest: str | Path):
     """Yield a temporary path beside ``dest``; move it onto ``dest`` only if the block succeeds."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(dest)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     try:
@@ -50,6 +59,7 @@ def atomic_dir(dest: str | Path):
     """Like ``atomic_path`` for a directory output (replaced as a whole)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         yield tmp

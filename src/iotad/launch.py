@@ -32,6 +32,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from .config import ConfigError, check_config_file
+
 LOCK_FILE = "iotad-run.lock"  # in <workdir>/.snakemake/, beside Snakemake's own locks/
 RESUMING = "iotad: a previous run stopped without finishing (killed?); removing its stale lock and resuming"
 
@@ -67,6 +69,23 @@ def read_only(args: list[str]) -> bool:
                 if flag in VALUE_SHORT or not flag.isalpha():
                     break
     return False
+
+
+def config_files(args: list[str]) -> list[str]:
+    """The files after ``--configfile``/``--configfiles`` (each takes one or more)."""
+    files, taking = [], False
+    for arg in args:
+        if arg == "--":
+            break
+        if _option(arg) in ("--configfile", "--configfiles"):
+            taking = "=" not in arg
+            if not taking:
+                files.append(arg.split("=", 1)[1])
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            files.append(arg)
+    return files
 
 
 def workdir_of(args: list[str]) -> Path:
@@ -143,6 +162,11 @@ def _refuse(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     snakemake = [sys.executable, "-m", "snakemake", *args]
+    for path in config_files(args):  # Snakemake's own message names neither the file nor the line
+        try:
+            check_config_file(path)
+        except ConfigError as exc:
+            return _refuse(str(exc))
     if read_only(args):
         os.execv(sys.executable, snakemake)
     workdir = workdir_of(args)

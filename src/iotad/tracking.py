@@ -99,9 +99,34 @@ def retrying(action, *, attempts: int = 30, what: str = "MLflow call"):
             time.sleep(delay)
 
 
+def whole_sqlite_store(uri: str) -> None:
+    """Create a new local sqlite store whole: MLflow's schema migrations, killed midway, leave a store
+    that every later open fails on. Built as a draft beside it, under a lock, then renamed into place."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    if path.exists():
+        return
+    import fcntl
+
+    from mlflow.tracking import MlflowClient
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():  # another job built it while this one waited
+            return
+        draft = path.with_name(f".{path.name}.draft")
+        for leftover in (draft, *(draft.with_name(draft.name + s) for s in ("-journal", "-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+        MlflowClient(tracking_uri=f"sqlite:///{draft}").search_experiments()  # runs the migrations
+        os.replace(draft, path)
+
+
 def client_for(uri: str):
     from mlflow.tracking import MlflowClient
 
+    whole_sqlite_store(uri)
     return MlflowClient(tracking_uri=uri)
 
 

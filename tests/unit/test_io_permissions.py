@@ -33,3 +33,21 @@ def test_files_and_directories_get_the_mode_a_plain_write_would(tmp_path, umask)
     assert mode(tmp_path / "out.parquet") == mode(plain)
     assert mode(tmp_path / "model") == mode(tmp_path / "plain_dir") == 0o777 & ~umask
     assert mode(tmp_path / "model" / "weights.bin") == mode(plain)
+
+
+def test_a_killed_writers_temporaries_are_removed_by_the_next_write(tmp_path):
+    from iotad.io import atomic_dir, atomic_path
+
+    dest = tmp_path / "fig[1].png"  # glob characters in the name are taken literally
+    (tmp_path / ".fig[1].png.ab12cd_3.tmp").write_bytes(b"half")
+    (tmp_path / ".fig[1].png.ef34gh_4.tmp").mkdir()
+    (tmp_path / ".other.png.ab12cd.tmp").write_bytes(b"another output's")
+    (tmp_path / ".fig[1].png.meta.ab12cd12.tmp").write_bytes(b"the temporary of output fig[1].png.meta")
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(b"whole")
+    model = tmp_path / "model"
+    (tmp_path / ".model.zz99yy88.tmp").mkdir()
+    with atomic_dir(model) as tmp:
+        (tmp / "x").write_text("1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".fig[1].png.meta.ab12cd12.tmp", ".other.png.ab12cd.tmp", "fig[1].png", "model"]

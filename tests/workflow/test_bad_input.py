@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from test_workflow import snakemake, tiny  # noqa: F401  (tiny: the module's tiny mirror fixture)
-from tiny_mirror import write_config
+from tiny_mirror import REPO, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -170,3 +170,20 @@ def test_nan_and_inf_values_are_counted_in_the_cleaning_report_and_dropped(tiny,
     report = yaml.safe_load((tmp_path / "results/clean/kddcup99/test.cleaning.json").read_text())
     assert report["rows_with_nan_or_inf"] == 2 and report["rows_dropped_nan_or_inf"] == 2
     assert report["rows_out"] == len(lines) - 2
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tiny, tmp_path):  # noqa: F811
+    """Through the README's command (the launcher); Snakemake alone names neither file nor line."""
+    import subprocess
+    import sys
+
+    configured(tmp_path, tiny, lambda c: None)
+    text = (tmp_path / "config.yaml").read_text().splitlines()
+    text.insert(3, "  oops: [unclosed")  # line 4, indented inside a block that ends there
+    (tmp_path / "config.yaml").write_text("\n".join(text) + "\n")
+    result = subprocess.run([sys.executable, "-m", "iotad.launch", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                             "--configfile", str(tmp_path / "config.yaml"), "--cores", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert result.returncode != 0
+    assert f"{tmp_path / 'config.yaml'}, line 4, column 3: not valid YAML" in result.stdout, result.stdout
+    assert not (tmp_path / "results").exists() and not (tmp_path / ".snakemake").exists()
