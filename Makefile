@@ -39,6 +39,7 @@ MLFLOW_PORT ?= 5000
 MLFLOW_DIR ?= $(CURDIR)/results/mlflow
 mlflow-server: setup
 	mkdir -p $(MLFLOW_DIR)
+	$(BIN)/python -c "from iotad.tracking import whole_sqlite_store; whole_sqlite_store('sqlite:///$(MLFLOW_DIR)/mlflow.db')"
 	$(BIN)/mlflow server --host $(MLFLOW_HOST) --port $(MLFLOW_PORT) \
 	  --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --artifacts-destination $(MLFLOW_DIR)/artifacts $(MLFLOW_ARGS)
 
