@@ -2,13 +2,17 @@
 
 Both work on *distinct* rows: intrusion datasets repeat rows massively (kddcup99's 494,021 training
 rows hold 145,584 distinct ones), so every neighbourhood query is answered once per distinct row.
+Neighbours come from ``iotad.neighbours.BlockIndex``: exact Euclidean searches (decided on direct
+float64 distances; float32 matrix products only filter pairs, within a proven error bound).
 
 - DBSCAN with the repeat counts as ``sample_weight`` is exactly DBSCAN on the raw rows (a repeated
-  row lies at distance 0 from its copies, so it counts them all). scikit-learn's ``DBSCAN`` holds
-  every neighbourhood in memory at once (hundreds of millions of entries on kddcup99);
-  ``chunked_dbscan`` visits the rows in chunks instead and keeps only labels, in one pass.
+  row lies at distance 0 from its copies, so it counts them all); labels and core flags equal
+  scikit-learn's ``DBSCAN`` on the raw rows, cluster numbers included. Memory stays bounded: no
+  neighbourhood is ever held whole.
 - LOF is ill-defined on raw rows when more than k copies coincide (zero reachability distances):
   ``LofCanonicalizer`` fits novelty LOF on the distinct rows and maps scores back to every row.
+  Its formulas are scikit-learn's ``LocalOutlierFactor``'s; neighbours tied at the k-th distance
+  are taken by lowest row index.
 """
 
 from __future__ import annotations
@@ -16,9 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
+
+from .neighbours import BlockIndex
 
 
 def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -39,53 +42,16 @@ def distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def chunked_dbscan(
     X: np.ndarray, eps: float, min_samples: float, sample_weight: np.ndarray | None = None, chunk_rows: int = 1000
 ) -> tuple[np.ndarray, np.ndarray]:
-    """DBSCAN labels (-1 = noise) and core flags, with bounded memory.
+    """DBSCAN labels (-1 = noise) and core flags, with bounded memory, equal to scikit-learn's.
 
     Same definition as scikit-learn's: a point is core when the weights within ``eps`` (itself
-    included) sum to at least ``min_samples``; core points within ``eps`` share a cluster; a
-    non-core point within ``eps`` of a core point joins a cluster of one of them (scikit-learn picks
-    whichever its search reaches first; so do we); others are noise. Noise set and clusters of core
-    points equal scikit-learn's up to relabelling.
-
-    One pass over chunks of rows. Neighbourhoods are symmetric, so every pair (i, j) is seen from
-    the later of the two chunks, when both core flags are known: core-core pairs merge components,
-    core-other pairs attach the other point as a border point.
+    included, distance ``<= eps``) sum to at least ``min_samples``; core points within ``eps``
+    share a cluster; clusters are numbered in the order of their lowest core point; a non-core
+    point within ``eps`` of core points joins the lowest-numbered of their clusters (where
+    scikit-learn's depth-first labelling puts it); others are noise. ``chunk_rows`` is the
+    number of rows per block of the search (see ``iotad.neighbours``).
     """
-    n = len(X)
-    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
-    index = NearestNeighbors(radius=eps, algorithm="brute").fit(X)
-    core = np.zeros(n, dtype=bool)
-    component = np.arange(n)  # current component of each point (meaningful for core points)
-    attached_to = np.full(n, -1)  # for border points: a core neighbour
-
-    for start in range(0, n, chunk_rows):
-        stop = min(start + chunk_rows, n)
-        graph = index.radius_neighbors_graph(X[start:stop], mode="connectivity")
-        cols = graph.indices
-        core[start:stop] = np.add.reduceat(weight[cols], graph.indptr[:-1]) >= min_samples
-
-        rows = np.repeat(np.arange(start, stop), np.diff(graph.indptr))
-        seen = cols < stop  # pairs whose both flags are known now; the rest come back later
-        rows, cols = rows[seen], cols[seen]
-        row_core, col_core = core[rows], core[cols]
-        both = row_core & col_core
-        a, b = component[rows[both]], component[cols[both]]
-        differ = a != b  # after the first chunks most core pairs already share a component
-        if differ.any():
-            # float weights: repeated pairs sum when converted, and must never wrap round to 0
-            link = coo_matrix((np.ones(int(differ.sum()), dtype=np.float32), (a[differ], b[differ])), shape=(n, n))
-            _, merged = connected_components(link, directed=False)
-            component = merged[component]
-        for border, anchor, take in ((cols, rows, row_core & ~col_core), (rows, cols, col_core & ~row_core)):
-            take &= attached_to[border] < 0
-            attached_to[border[take]] = anchor[take]
-
-    labels = np.full(n, -1)
-    labels[core] = component[core]
-    border = ~core & (attached_to >= 0)
-    labels[border] = component[attached_to[border]]
-    _, labels[labels >= 0] = np.unique(labels[labels >= 0], return_inverse=True)  # 0..clusters-1
-    return labels, core
+    return BlockIndex(X, block_rows=chunk_rows).dbscan(eps, min_samples, sample_weight)
 
 
 def dbscan_distinct(X: np.ndarray, eps: float, min_samples: float, chunk_rows: int = 1000):
@@ -107,28 +73,44 @@ class LofCanonicalizer:
 
     Scores are LOF values (higher = more anomalous, ~1 for inliers), computed on distinct rows
     and mapped back; the outline score is a quantile over all training rows (repeats counted).
+    scikit-learn's ``LocalOutlierFactor(novelty=True)`` formulas, in float64, on exact k nearest
+    neighbours (ties at the k-th distance: lowest row index first).
     """
 
     n_neighbors: int = 20
     contamination: float = 0.1
+    block_rows: int = 1024
 
     def train(self, X: np.ndarray) -> np.ndarray:
         """Fit on the training matrix; return its per-row scores."""
-        unique, row_to_unique, counts = distinct_rows(X)
+        unique, row_to_unique, _ = distinct_rows(X)
         if len(unique) < 2:
             raise ValueError(f"LOF needs at least 2 distinct training rows, got {len(unique)}")
         # A few telemetry devices have fewer distinct rows than neighbours asked for (garage door: 4).
         self.n_neighbors_ = min(self.n_neighbors, len(unique) - 1)
-        self.lof_ = LocalOutlierFactor(n_neighbors=self.n_neighbors_, novelty=True, algorithm="brute").fit(unique)
+        self.index_ = BlockIndex(unique, block_rows=self.block_rows)
         self.n_distinct_ = len(unique)
-        scores = -self.lof_.negative_outlier_factor_[row_to_unique]
+        sq, self.neighbors_ = self.index_.knn(self.n_neighbors_)
+        dist = np.sqrt(sq)
+        self.k_distance_ = dist[:, -1]
+        self.lrd_ = self._local_reachability_density(dist, self.neighbors_)
+        # Training LOF (scikit-learn's negative_outlier_factor_, sign flipped).
+        self.lof_ = np.mean(self.lrd_[self.neighbors_] / self.lrd_[:, None], axis=1)
+        scores = self.lof_[row_to_unique]
         # The top `contamination` share of rows are outliers; the outline score is the lowest of those.
         self.outline_score_ = float(np.quantile(scores, 1 - self.contamination, method="higher"))
         return scores
 
+    def _local_reachability_density(self, dist: np.ndarray, neighbors: np.ndarray) -> np.ndarray:
+        reach = np.maximum(dist, self.k_distance_[neighbors])
+        return 1.0 / (np.mean(reach, axis=1) + 1e-10)  # scikit-learn's 1e-10 against duplicates
+
     def score(self, X: np.ndarray) -> np.ndarray:
+        """Novelty LOF of each row against the training rows (scikit-learn's ``score_samples``, sign flipped)."""
         unique, row_to_unique, _ = distinct_rows(X)
-        return -self.lof_.score_samples(unique)[row_to_unique]
+        sq, neighbors = self.index_.knn(self.n_neighbors_, unique)
+        lrd = self._local_reachability_density(np.sqrt(sq), neighbors)
+        return np.mean(self.lrd_[neighbors] / lrd[:, None], axis=1)[row_to_unique]
 
     def test(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(scores, labels) for new records: -1 where the score reaches the outline score (and exceeds 1), else 1."""
