@@ -5,6 +5,7 @@ metrics document and the training histories."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -208,19 +209,65 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
     """Fit one config model's detectors and score the test splits. ``exclude_family`` names the family
     a leave-one-family-out job holds out: its matrices come from a view prepared without it (split,
     transform, LOF, DBSCAN), so here it must be absent from training and validation already."""
-    for name, data in (("training", train), ("validation", val)):
-        if exclude_family and (data.rows["family"].astype(str) == exclude_family).any():
-            raise ValueError(f"{dataset}: held-out family {exclude_family!r} occurs in the {name} rows of a "
-                             f"leave-one-family-out job; its matrices must come from the view without it")
+    return next(run_jobs(model, params, seeds=[seed], threads=threads, views=[(train, val, tests)],
+                         exclude_family=exclude_family, log=log, dataset=dataset))
+
+
+def run_jobs(model: str, params: dict, *, seeds: list[int], threads: int | None,
+             views: list[tuple[Matrix, Matrix, dict[str, Matrix]]], exclude_family: str | None = None, log=None,
+             dataset: str = "") -> Iterator[JobResult]:
+    """``run_job`` for every seed of a (dataset, model) job, each on its own view (train, val, tests):
+    the networks of all seeds train together (``models.stacked``: one compiled graph, each seed's
+    result what it would be alone), then each seed's other fits and scoring. Yields each seed's result
+    in turn."""
+    for train, val, _ in views:
+        for name, data in (("training", train), ("validation", val)):
+            if exclude_family and (data.rows["family"].astype(str) == exclude_family).any():
+                raise ValueError(f"{dataset}: held-out family {exclude_family!r} occurs in the {name} rows of a "
+                                 f"leave-one-family-out job; its matrices must come from the view without it")
     params = dict(params)
     # The job's own options (one list for the job and the config check); feature_columns were applied
     # when the matrices were read, sweep is bookkeeping.
     options = {key: params.pop(key, None) for key in JOB_OPTIONS}
     max_rows, distinct = options["max_train_rows"], bool(options["distinct_rows"])
+    fitted_on = [subsample(train, max_rows, seed, distinct) for seed, (train, _, _) in zip(seeds, views)]
+    detectors = [build_detectors(model, params, seed, threads) for seed in seeds]
+    pretrained = _train_networks_together(model, seeds, detectors, fitted_on, [val for _, val, _ in views], log, dataset)
+    for seed, (train, val, tests), fitted, seed_detectors in zip(seeds, views, fitted_on, detectors):
+        yield _seed_job(model, params, options, seed, train, val, tests, fitted, seed_detectors, pretrained, exclude_family,
+                        log, dataset)
+
+
+def _train_networks_together(model: str, seeds, detectors: list[dict], fitted_on: list[Matrix], vals: list[Matrix],
+                             log, dataset: str) -> set[int]:
+    """Fit every seed's networks (an autoencoder, a latent model's shared encoder) in one group;
+    returns the ids of the detectors now fully fitted (the autoencoders: a latent classifier still
+    fits its classifier on the trained codes)."""
+    from .models import stacked
+
+    networks, rows, names, whole = [], [], [], set()
+    for seed, seed_detectors, fitted, val in zip(seeds, detectors, fitted_on, vals):
+        for name, detector in seed_detectors.items():
+            network = stacked.trainable_part(detector)
+            if network is None or any(network is other for other in networks):
+                continue
+            target = getattr(detector, "target", "binary")
+            networks.append(network)
+            rows.append((fitted.X, fitted.labels(target), val.X, val.labels(target)))
+            names.append(f"{dataset}/{model}/seed{seed}: {name}")
+            if network is detector:
+                whole.add(id(detector))
+    if networks:
+        stacked.fit_together(networks, rows, names, log)
+    return whole
+
+
+def _seed_job(model, params, options, seed, train, val, tests, fitted_on, detectors, pretrained, exclude_family, log,
+              dataset) -> JobResult:
+    """One seed's remaining fits, scoring and metrics document (its networks trained already)."""
+    max_rows, distinct = options["max_train_rows"], bool(options["distinct_rows"])
     sweep, feature_columns = options["sweep"], options["feature_columns"]
-    fitted_on = subsample(train, max_rows, seed, distinct)
     training_labels = set(train.rows["label"].astype(str))
-    detectors = build_detectors(model, params, seed, threads)
     document = {"model": model, "base_model": params.get("model", model), "seed": seed, "params": params, "max_train_rows": max_rows,
                 "distinct_rows": distinct, "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
     if distinct:
@@ -234,10 +281,11 @@ def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: 
     frames, histories, seen = [], {}, seen_in_training(tests, train)
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")
-        try:
-            detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
-        except ValueError as exc:  # the data cannot train this detector: say which job and detector
-            raise ValueError(f"{dataset}/{model}/seed{seed}: {name}: {exc}") from exc
+        if id(detector) not in pretrained:
+            try:
+                detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
+            except ValueError as exc:  # the data cannot train this detector: say which job and detector
+                raise ValueError(f"{dataset}/{model}/seed{seed}: {name}: {exc}") from exc
         histories[name] = detector.history_
         if log:
             log.info("%s: fitted on %d rows in %.1f s, threshold %.6g", name, len(fitted_on.rows),

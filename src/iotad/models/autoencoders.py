@@ -5,11 +5,14 @@ trained on normal rows only; the anomaly score is the per-record reconstruction 
 - ``deep_ae``: L2 (0.01) on the first layer's weights;
 - ``sparse_deep_ae``: L1 sparsity penalty on the 8-unit code;
 - ``sparse_deep_denoising_ae``: input dropout and the sparse code together.
+
+Training runs through ``stacked.train`` (every seed of a job in one compiled graph, each seed
+independent of the others); ``build_autoencoder``'s Keras model holds the weights it starts from and
+ends with, and is what scores, saves and loads.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -17,7 +20,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ..thresholds import choose_threshold, predict
-from . import keras_setup, params
+from . import keras_setup, params, stacked
 
 VARIANTS = {
     "denoising_ae": {"input_dropout": True, "l2_first": False, "sparse_code": False},
@@ -47,6 +50,44 @@ def build_autoencoder(n_features: int, variant: str, *, hidden: int = 64, code: 
     return model
 
 
+class AutoencoderNet(stacked.Net):
+    """``build_autoencoder``'s network and loss for the training engine: the reconstruction MSE, plus
+    the code's L1 (Keras' activity regularizer: per row, averaged over the batch) and the first
+    kernel's L2 where the variant has them; input dropout in training."""
+
+    layers = ("encoder", "code", "decoder", "reconstruction")
+    random_tags = ("input_dropout",)
+
+    def __init__(self, model, variant: str, *, dropout: float = 0.2, l2: float = 0.01, l1_code: float = 1e-5, **_):
+        super().__init__(model)
+        self.options = VARIANTS[variant]
+        self.dropout, self.l2, self.l1_code = dropout, l2, l1_code
+
+    def constants(self) -> tuple:
+        return tuple(sorted(self.options.items())), self.dropout, self.l2, self.l1_code
+
+    def row_losses(self, params, x, centre, random):
+        from keras import ops
+
+        h = x
+        if self.options["input_dropout"] and random is not None and self.dropout > 0:
+            keep = random.uniform(ops.shape(x), "input_dropout") >= self.dropout
+            h = ops.where(keep, ops.divide(x, 1.0 - self.dropout), 0.0)
+        h = self.dense(params, "encoder", h, ops.relu)
+        code = self.dense(params, "code", h, ops.relu)
+        h = self.dense(params, "decoder", code, ops.relu)
+        reconstruction = self.dense(params, "reconstruction", h, ops.sigmoid)
+        per_row = ops.mean(ops.square(ops.subtract(x, reconstruction)), axis=-1)
+        if self.options["sparse_code"]:
+            per_row = per_row + self.l1_code * ops.sum(ops.abs(code), axis=-1)
+        return {}, per_row
+
+    def penalty(self, params):
+        from keras import ops
+
+        return self.l2 * ops.sum(ops.square(params[0])) if self.options["l2_first"] else None
+
+
 @dataclass
 class AutoencoderDetector:
     variant: str = "deep_ae"
@@ -60,9 +101,11 @@ class AutoencoderDetector:
     seed: int = 0
     threads: int | None = None
     layer_options: dict = field(default_factory=dict)
+    backend: str | None = None  # the Keras backend to train on: tensorflow | jax; None: the process's ($KERAS_BACKEND)
 
     _parameter_constraints: ClassVar[dict] = {
         "variant": [StrOptions(set(VARIANTS))], **params.TRAINING, **params.COMMON, "layer_options": [dict],
+        "backend": stacked.BACKEND_CONSTRAINT,
     }
     # build_autoencoder's keyword arguments that the config may set (learning_rate is the detector's own).
     _layer_constraints: ClassVar[dict] = {
@@ -76,29 +119,37 @@ class AutoencoderDetector:
 
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on the normal rows of X (all rows when y is None); early stopping and the threshold
-        use the validation split only."""
-        keras_setup.configure(self.seed, self.threads)
+        use the validation split only. ``stacked.fit_together`` fits several (a job's seeds) at once,
+        each with the result this gives."""
+        return stacked.fit_together([self], [(X, y, X_val, y_val)])[0]
+
+    def _training_task(self, X, y, X_val, y_val) -> stacked.Task:
+        stacked.check_backend(self.backend, type(self).__name__)
         X = np.asarray(X, dtype="float32")
         normal = X if y is None else X[~np.asarray(y, dtype=bool)]
-        val_normal = None
+        val_normal = val_attack = None
         if X_val is not None:
             X_val = np.asarray(X_val, dtype="float32")
             val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
             val_normal = X_val[~val_attack]
         if not len(normal):
             raise ValueError("no normal rows to train on: the autoencoder learns to reconstruct normal traffic")
+        keras_setup.configure(self.seed, self.threads)  # the initial weights: this seed's, as in a process of its own
         self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **self.layer_options)
         validate = val_normal is not None and len(val_normal) > 0
-        start = time.perf_counter()
-        history = self.model_.fit(
-            normal, normal, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0,
-            validation_data=(val_normal, val_normal) if validate else None,
-            callbacks=keras_setup.early_stopping(self.patience) if validate else [],
-            validation_batch_size=8192,  # forward passes only: large batches (same mean loss), fewer steps
+        return stacked.Task(
+            AutoencoderNet(self.model_, self.variant, **self.layer_options), normal, None,
+            val_normal if validate else None, None, seed=self.seed, epochs=self.epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, patience=self.patience if validate else None,
+            context={"normal": normal, "X_val": X_val, "val_attack": val_attack},
         )
-        self.fit_seconds_ = time.perf_counter() - start
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+    def _finish_training(self, task: stacked.Task, result: stacked.Result, *_) -> None:
+        task.net.set_weights(result.weights)
+        self.fit_seconds_ = result.seconds
+        self.history_ = result.history
         self.n_params_ = int(self.model_.count_params())
+        normal, X_val, val_attack = task.context["normal"], task.context["X_val"], task.context["val_attack"]
         # The final model's plain reconstruction error on its training normals (no dropout, no
         # penalty); the history's last loss is the notebook's threshold (dropout and penalties in).
         self.train_mse_ = float(np.mean(self.score_samples(normal)))
@@ -111,7 +162,6 @@ class AutoencoderDetector:
             percentile=self.percentile, value=self.threshold_value,
             last_training_loss=last_loss,
         )
-        return self
 
     def score_samples(self, X) -> np.ndarray:
         """Per-record reconstruction MSE (higher = more anomalous)."""

@@ -1,9 +1,14 @@
-"""The one place that seeds Keras/TensorFlow and sets its thread pools."""
+"""The one place that picks the Keras backend, seeds Keras and sets its thread pools.
+
+The backend (TensorFlow, the default, or JAX) is fixed when Keras is first imported: ``KERAS_BACKEND``
+then, or ``select_backend`` before any Keras import (the training job calls it with the model's
+``backend`` hyperparameter)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (start-up chatter, harmless graph warnings) stay out of job logs
@@ -11,23 +16,45 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (start-up chat
 log = logging.getLogger(__name__)
 
 
+def select_backend(backend: str | None, threads: int | None = None) -> str:
+    """Set the Keras backend (None: keep $KERAS_BACKEND, default tensorflow) before Keras is imported,
+    and, for JAX on one thread, XLA's CPU flags (JAX reads them once, when it starts). Returns the
+    backend; raises if Keras already runs on another one in this process."""
+    if "keras" in sys.modules:
+        running = sys.modules["keras"].backend.backend()
+        if backend is not None and backend != running:
+            raise RuntimeError(f"Keras already runs on {running!r} in this process; cannot switch to {backend!r}")
+        return running
+    if backend is not None:
+        os.environ["KERAS_BACKEND"] = backend
+    if os.environ["KERAS_BACKEND"] == "jax" and threads == 1 and "jax" not in sys.modules:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_cpu_multi_thread_eigen" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+    return os.environ["KERAS_BACKEND"]
+
+
 def configure(seed: int, threads: int | None = None) -> None:
-    """Seed Python, NumPy and TensorFlow, make ops deterministic, and size TF's thread pools to the
-    rule's ``threads`` so parallel jobs do not oversubscribe the cores."""
+    """Seed Python, NumPy and the backend, make ops deterministic, and size TF's thread pools to the
+    rule's ``threads`` so parallel jobs do not oversubscribe the cores (JAX: see ``select_backend``)."""
     import keras
-    import tensorflow as tf
 
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # TF already running in this process: its pools are fixed
-            log.debug("TensorFlow thread pools already initialised; keeping them")
+    tf = None
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:  # TF already running in this process: its pools are fixed
+                log.debug("TensorFlow thread pools already initialised; keeping them")
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if tf is not None:
+        tf.config.experimental.enable_op_determinism()
 
 
-def early_stopping(patience: int | None) -> list:
+def early_stopping(patience: int | None) -> list:  # the CNN-LSTM's (Keras fit); the engine has its own
     """The EarlyStopping callback (best validation weights restored), or none when ``patience`` is None:
     the papers' fixed epoch budgets keep the last epoch's weights, so no checkpoint is chosen on
     validation data. A large patience is not the same: Keras would still restore the best epoch."""

@@ -34,7 +34,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import StrOptions
 
 from ..thresholds import predict
-from . import keras_setup, params
+from . import keras_setup, params, stacked
 
 # representation -> (input noise, variational, class centres (normal, attack) or None, latent-term weight)
 REPRESENTATIONS = {
@@ -82,14 +82,66 @@ def build_latent_model(n_features: int, representation: str, *, hidden=(85, 30),
         x = layers.Dense(units, activation="relu", name=f"decoder_{i}")(x)
     reconstruction = layers.Dense(n_features, activation="sigmoid", name="reconstruction")(x)
     model = keras.Model(inputs, {"reconstruction": reconstruction, "latent": latent}, name=representation)
-    weight = default_weight if latent_weight is None else latent_weight
     latent_loss = kl_to_centre if variational else squared_distance_to_centre
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={"reconstruction": "mse", "latent": latent_loss},
-        loss_weights={"reconstruction": reconstruction_weight or (n_features if variational else 1.0), "latent": weight if centres is not None else 0.0},
-    )
+    weights = loss_weights(n_features, representation, latent_weight, reconstruction_weight)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss={"reconstruction": "mse", "latent": latent_loss},
+                  loss_weights={"reconstruction": weights[0], "latent": weights[1]})
     return model, keras.Model(inputs, mean, name=f"{representation}_encoder")
+
+
+def loss_weights(n_features: int, representation: str, latent_weight: float | None = None,
+                 reconstruction_weight: float | None = None) -> tuple[float, float]:
+    """(reconstruction, latent) weights of the training loss (``build_latent_model``'s)."""
+    _, variational, centres, default_weight = REPRESENTATIONS[representation]
+    weight = default_weight if latent_weight is None else latent_weight
+    return (reconstruction_weight or (n_features if variational else 1.0)), (weight if centres is not None else 0.0)
+
+
+class LatentNet(stacked.Net):
+    """``build_latent_model``'s network and loss for the training engine: the weighted reconstruction
+    MSE and latent term (KL to the class centre, or the squared distance to it), each also logged
+    without its weight, as Keras logs its outputs' losses (as means over the epoch's rows: Keras' fit
+    averages these two over batches, the last partial batch weighing as much as a full one); input
+    noise (clipped to [0, 1]) and the variational sample in training, the code's mean otherwise."""
+
+    components = ("latent_loss", "reconstruction_loss")
+    random_tags = ("input_noise", "code_sample")
+
+    def __init__(self, model, representation: str, *, hidden, noise_sigma: float, weights: tuple[float, float]):
+        super().__init__(model)
+        self.noisy, self.variational, _, _ = REPRESENTATIONS[representation]
+        self.hidden, self.noise_sigma, self.weights = tuple(hidden), noise_sigma, weights
+        code = ("code_mean", "code_log_var") if self.variational else ("code",)
+        self.layers = (*(f"encoder_{i}" for i in range(len(hidden))), *code,
+                       *(f"decoder_{i}" for i in range(len(hidden))), "reconstruction")
+
+    def constants(self) -> tuple:
+        return self.noisy, self.variational, self.hidden, self.noise_sigma, self.weights
+
+    def row_losses(self, params, x, centre, random):
+        from keras import ops
+
+        h = x
+        if self.noisy and random is not None:
+            h = ops.clip(ops.add(x, random.normal(ops.shape(x), "input_noise") * self.noise_sigma), 0.0, 1.0)
+        for i in range(len(self.hidden)):
+            h = self.dense(params, f"encoder_{i}", h, ops.relu)
+        centre = ops.expand_dims(centre, -1)
+        if self.variational:
+            mean, log_var = self.dense(params, "code_mean", h), self.dense(params, "code_log_var", h)
+            z = mean if random is None else ops.add(
+                mean, ops.exp(0.5 * log_var) * random.normal(ops.shape(mean), "code_sample"))
+            latent = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean - centre) - 1.0 - log_var, axis=-1)
+        else:
+            mean = z = self.dense(params, "code", h)
+            latent = ops.mean(ops.square(mean - centre), axis=-1)
+        h = z
+        for i in range(len(self.hidden)):
+            h = self.dense(params, f"decoder_{i}", h, ops.relu)
+        reconstruction = self.dense(params, "reconstruction", h, ops.sigmoid)
+        rebuilt = ops.mean(ops.square(ops.subtract(x, reconstruction)), axis=-1)
+        per_row = self.weights[0] * rebuilt + self.weights[1] * latent
+        return {"latent_loss": latent, "reconstruction_loss": rebuilt}, per_row
 
 
 @dataclass
@@ -109,9 +161,10 @@ class LatentEncoder:
     centres: tuple | None = None  # (normal, attack) overriding the paper's
     seed: int = 0
     threads: int | None = None
+    backend: str | None = None  # the Keras backend to train on: tensorflow | jax; None: the process's ($KERAS_BACKEND)
 
     _parameter_constraints: ClassVar[dict] = {
-        "representation": [StrOptions(set(REPRESENTATIONS))], **params.TRAINING,
+        "representation": [StrOptions(set(REPRESENTATIONS))], **params.TRAINING, "backend": stacked.BACKEND_CONSTRAINT,
         "hidden": [tuple, list], "code": [params.POSITIVE_INT], "noise_sigma": [params.NON_NEGATIVE_REAL],
         "latent_weight": [params.NON_NEGATIVE_REAL, None], "centres": [tuple, list, None],
         "seed": params.COMMON["seed"], "threads": params.COMMON["threads"],
@@ -124,37 +177,45 @@ class LatentEncoder:
             raise ValueError(f"The 'centres' parameter of {type(self).__name__} must be two numbers "
                              f"(normal, attack). Got {self.centres!r} instead.")
 
-    def _targets(self, X, y):
+    def _centres(self, y) -> np.ndarray:
+        """Each row's class centre (normal, attack), the latent term's target in every code dimension."""
         centres = self.centres or REPRESENTATIONS[self.representation][2] or (0.0, 0.0)
-        centre = np.where(np.asarray(y, dtype=bool), centres[1], centres[0]).astype("float32")
-        return {"reconstruction": X, "latent": np.repeat(centre[:, None], self.code, axis=1)}
+        return np.where(np.asarray(y, dtype=bool), centres[1], centres[0]).astype("float32")
 
     def fit(self, X, y, X_val=None, y_val=None):
-        X = np.asarray(X, dtype="float32")
+        """Train the representation on all rows (labels pull the codes to their class centres);
+        early stopping uses the validation split. ``stacked.fit_together`` fits several at once."""
+        return stacked.fit_together([self], [(X, y, X_val, y_val)])[0]
+
+    def _training_task(self, X, y, X_val, y_val) -> stacked.Task | None:
         self.history_, self.n_params_, self.fit_seconds_ = {}, 0, 0.0
-        start = time.perf_counter()
         if self.representation == "raw":
             self.model_ = self.encoder_ = None
-        else:
-            keras_setup.configure(self.seed, self.threads)
-            self.model_, self.encoder_ = build_latent_model(
-                X.shape[1], self.representation, hidden=tuple(self.hidden), code=self.code,
-                noise_sigma=self.noise_sigma, latent_weight=self.latent_weight,
-                learning_rate=self.learning_rate, seed=self.seed,
-            )
-            validation, callbacks = None, []
-            if X_val is not None and len(X_val):
-                X_val = np.asarray(X_val, dtype="float32")
-                validation = (X_val, self._targets(X_val, y_val))
-                callbacks = keras_setup.early_stopping(self.patience)
-            history = self.model_.fit(X, self._targets(X, y), epochs=self.epochs, batch_size=self.batch_size,
-                                      shuffle=True, verbose=0, validation_data=validation, callbacks=callbacks,
-                                      validation_batch_size=8192)
-            self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+            return None
+        stacked.check_backend(self.backend, type(self).__name__)
+        X = np.asarray(X, dtype="float32")
+        keras_setup.configure(self.seed, self.threads)  # the initial weights: this seed's, as in a process of its own
+        self.model_, self.encoder_ = build_latent_model(
+            X.shape[1], self.representation, hidden=tuple(self.hidden), code=self.code,
+            noise_sigma=self.noise_sigma, latent_weight=self.latent_weight,
+            learning_rate=self.learning_rate, seed=self.seed,
+        )
+        net = LatentNet(self.model_, self.representation, hidden=self.hidden, noise_sigma=self.noise_sigma,
+                        weights=loss_weights(X.shape[1], self.representation, self.latent_weight))
+        validate = X_val is not None and len(X_val) > 0
+        X_val = np.asarray(X_val, dtype="float32") if validate else None
+        return stacked.Task(net, X, self._centres(y), X_val, self._centres(y_val) if validate else None,
+                            seed=self.seed, epochs=self.epochs, batch_size=self.batch_size,
+                            learning_rate=self.learning_rate, patience=self.patience if validate else None)
+
+    def _finish_training(self, task: stacked.Task | None, result: stacked.Result | None, X, *_) -> None:
+        start = time.perf_counter()
+        if task is not None:
+            task.net.set_weights(result.weights)
+            self.history_ = result.history
             self.n_params_ = int(self.model_.count_params())
         self.scaler_ = MinMaxScaler().fit(self._codes(X))
-        self.fit_seconds_ = time.perf_counter() - start
-        return self
+        self.fit_seconds_ = (result.seconds if result is not None else 0.0) + time.perf_counter() - start
 
     def _codes(self, X) -> np.ndarray:
         X = np.asarray(X, dtype="float32")
