@@ -1,13 +1,17 @@
 """Benchmark: LOF canonicalization and DBSCAN normalization on the full kddcup99 training file.
 
-Prints wall time and peak memory of iotad's computations (distinct rows; DBSCAN in chunks) and of
-the same scikit-learn calls on the raw, non-deduplicated rows. The raw side cannot run on all
-494,021 rows here (LOF: about half an hour; DBSCAN: memory), so it runs on a random subsample,
-our side runs on the same subsample for a direct ratio, and the full-size raw time is extrapolated
-quadratically (both are all-pairs computations) and labelled as such.
-Targets (issue 3): LOF < 2 min, DBSCAN < 5 min, each < 4 GiB, each >= 5x faster than raw.
+Prints wall time and peak memory (each run in a fresh process) of iotad's computations (distinct
+rows; exact neighbour searches of iotad.neighbours) and, with ``--previous``, of the previous
+implementation (scikit-learn's brute-force LocalOutlierFactor on the distinct rows; DBSCAN in
+chunks of scikit-learn radius queries) on the same file, runs alternating, with the ratio of
+medians. Then the same scikit-learn calls on the raw, non-deduplicated rows: these cannot run on
+all 494,021 rows here (LOF: about half an hour; DBSCAN: memory), so they run on a random
+subsample, our side runs on the same subsample for a direct ratio, and the full-size raw time is
+extrapolated quadratically (both are all-pairs computations) and labelled as such.
+Targets (issue 16): LOF < 60 s, DBSCAN < 60 s, each < 4 GiB. The load average (other processes
+on the machine) is printed before and after.
 
-    .venv/bin/python bench/outliers.py [--mirror ../shared/data] [--subsample 60000] [--dbscan-subsample 20000]
+    .venv/bin/python bench/outliers.py [--mirror ../shared/data] [--repeat 3] [--previous] [--no-raw]
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import time
 from pathlib import Path
 
 from common import run_child
 
 CHILD = """
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 from pathlib import Path
 from iotad.clean import CleaningOptions, clean_part
@@ -30,6 +35,44 @@ from iotad.registry import load_registry
 from sklearn.preprocessing import StandardScaler
 
 mirror, task, subsample = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+
+
+def previous_chunked_dbscan(X, eps, min_samples, weight, chunk_rows=1000):
+    # iotad.outliers.chunked_dbscan before issue 16 (scikit-learn radius queries in chunks)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import NearestNeighbors
+    n = len(X)
+    index = NearestNeighbors(radius=eps, algorithm="brute").fit(X)
+    core = np.zeros(n, dtype=bool)
+    component = np.arange(n)
+    attached_to = np.full(n, -1)
+    for start in range(0, n, chunk_rows):
+        stop = min(start + chunk_rows, n)
+        graph = index.radius_neighbors_graph(X[start:stop], mode="connectivity")
+        cols = graph.indices
+        core[start:stop] = np.add.reduceat(weight[cols], graph.indptr[:-1]) >= min_samples
+        rows = np.repeat(np.arange(start, stop), np.diff(graph.indptr))
+        seen = cols < stop
+        rows, cols = rows[seen], cols[seen]
+        row_core, col_core = core[rows], core[cols]
+        both = row_core & col_core
+        a, b = component[rows[both]], component[cols[both]]
+        differ = a != b
+        if differ.any():
+            link = coo_matrix((np.ones(int(differ.sum()), dtype=np.float32), (a[differ], b[differ])), shape=(n, n))
+            _, merged = connected_components(link, directed=False)
+            component = merged[component]
+        for border, anchor, take in ((cols, rows, row_core & ~col_core), (rows, cols, col_core & ~row_core)):
+            take &= attached_to[border] < 0
+            attached_to[border[take]] = anchor[take]
+    labels = np.full(n, -1)
+    labels[core] = component[core]
+    border = ~core & (attached_to >= 0)
+    labels[border] = component[attached_to[border]]
+    return labels, core
+
+
 spec = load_registry().dataset("kddcup99")
 frame = parse_part(spec, [mirror / spec.parts["train"][0]], {spec.names_file: mirror / spec.names_file})
 frame, _ = clean_part(frame, spec, CleaningOptions(), "kddcup99 train")
@@ -40,8 +83,16 @@ start = time.perf_counter()
 if task == "lof":
     from iotad.outliers import LofCanonicalizer
     lof = LofCanonicalizer(n_neighbors=20, contamination=0.1)
-    lof.train(X)
-    extra = {"distinct": lof.n_distinct_}
+    scores = lof.train(X)
+    extra = {"distinct": lof.n_distinct_, "outliers": int((lof.label(scores) == -1).sum())}
+elif task == "lof_previous":
+    from iotad.outliers import distinct_rows
+    from sklearn.neighbors import LocalOutlierFactor
+    unique, row_to_unique, _ = distinct_rows(X)
+    lof = LocalOutlierFactor(n_neighbors=20, novelty=True, algorithm="brute").fit(unique)
+    scores = -lof.negative_outlier_factor_[row_to_unique]
+    outline = np.quantile(scores, 0.9, method="higher")
+    extra = {"distinct": len(unique), "outliers": int(((scores >= outline) & (scores > 1)).sum())}
 elif task == "lof_raw":
     from sklearn.neighbors import LocalOutlierFactor
     LocalOutlierFactor(n_neighbors=20, novelty=True).fit(X)
@@ -53,6 +104,11 @@ else:
         from iotad.outliers import dbscan_distinct
         labels, _, distinct = dbscan_distinct(Z, 0.5, 5, chunk_rows=1000)
         extra = {"distinct": distinct, "noise": int((labels == -1).sum())}
+    elif task == "dbscan_previous":
+        from iotad.outliers import distinct_rows
+        unique, row_to_unique, counts = distinct_rows(Z)
+        labels = previous_chunked_dbscan(unique, 0.5, 5, counts)[0][row_to_unique]
+        extra = {"distinct": len(unique), "noise": int((labels == -1).sum())}
     else:
         from sklearn.cluster import DBSCAN
         labels = DBSCAN(eps=0.5, min_samples=5).fit(Z).labels_
@@ -66,17 +122,35 @@ def run(mirror: Path, task: str, subsample: int) -> dict:
     return {**result, "peak_gib": peak_mib / 1024}
 
 
-def median_run(mirror, task, subsample, repeat):
-    runs = [run(mirror, task, subsample) for _ in range(repeat)]
+def median_of(runs):
     best = dict(runs[0])
     best["seconds"] = statistics.median(r["seconds"] for r in runs)
     best["peak_gib"] = statistics.median(r["peak_gib"] for r in runs)
+    best["all"] = [round(r["seconds"], 1) for r in runs]
     return best
 
 
+def median_run(mirror, task, subsample, repeat):
+    return median_of([run(mirror, task, subsample) for _ in range(repeat)])
+
+
+def alternating(mirror, tasks, subsample, repeat):
+    """Runs of several tasks taken in turn (a, b, a, b, ...): medians of each."""
+    runs = {t: [] for t in tasks}
+    for _ in range(repeat):
+        for t in tasks:
+            runs[t].append(run(mirror, t, subsample))
+    return [median_of(runs[t]) for t in tasks]
+
+
 def line(name, r):
-    extra = ", ".join(f"{k} {v:,}" for k, v in r.items() if k in ("distinct", "noise"))
-    print(f"{name:<44}{r['rows']:>9,} rows {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB peak  {extra}", flush=True)
+    extra = ", ".join(f"{k} {v:,}" for k, v in r.items() if k in ("distinct", "noise", "outliers"))
+    runs = f"  runs {r['all']}" if len(r.get("all", [])) > 1 else ""
+    print(f"{name:<46}{r['rows']:>9,} rows {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB peak  {extra}{runs}", flush=True)
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -87,11 +161,27 @@ def main() -> None:
                         help="raw rows for the DBSCAN comparison (raw kddcup99 neighbourhoods hold ~n^2/3 entries)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--only", choices=["lof", "dbscan"])
+    parser.add_argument("--previous", action="store_true",
+                        help="also run the previous implementation on the full file (minutes per run)")
+    parser.add_argument("--no-raw", action="store_true", help="skip the subsample comparison with raw rows")
     args = parser.parse_args()
 
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, {load()}", flush=True)
+    targets = {"lof": 60, "dbscan": 60}
     for algo in [args.only] if args.only else ["lof", "dbscan"]:
-        full = median_run(args.mirror, algo, 0, args.repeat)
-        line(f"{algo}: iotad, full training file", full)
+        if args.previous:
+            full, previous = alternating(args.mirror, [algo, f"{algo}_previous"], 0, args.repeat)
+            line(f"{algo}: iotad, full training file", full)
+            line(f"{algo}: previous implementation, full file", previous)
+            print(f"{algo}: {previous['seconds'] / full['seconds']:.1f}x faster than the previous implementation "
+                  f"(medians of {args.repeat} alternating runs)", flush=True)
+        else:
+            full = median_run(args.mirror, algo, 0, args.repeat)
+            line(f"{algo}: iotad, full training file", full)
+        met = full["seconds"] < targets[algo] and full["peak_gib"] < 4
+        print(f"{algo}: target < {targets[algo]} s and < 4 GiB: {'met' if met else 'MISSED'}; {load()}\n", flush=True)
+        if args.no_raw:
+            continue
         subsample = args.subsample if algo == "lof" else args.dbscan_subsample
         ours = median_run(args.mirror, algo, subsample, args.repeat)
         line(f"{algo}: iotad, subsample", ours)

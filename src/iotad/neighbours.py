@@ -11,29 +11,35 @@ scikit-learn's own brute search breaks ties by the accidents of a heap and of fl
 How the work is cut
 -------------------
 - The rows are ordered by a partition tree (split at the median of the top principal direction,
-  down to blocks of at most ``block_rows`` rows), so a block holds nearby rows. Each block has a
-  centre (its mean) and a radius (the largest distance of a row from it).
-- A *tile* is a set of query rows against one block: one float32 matrix product of
-  ``[a', (1 + c) |a'|^2, 1]`` by ``[-2 b', 1, (1 + c) |b'|^2]`` gives ``hi``, an upper bound of
-  every squared distance in the tile; ``lo = hi - 2 c (|a'|^2 + |b'|^2)`` is a lower bound.
-  ``a'``, ``b'`` are the rows minus the block's centre, rounded to float32 (local centring keeps
-  the bound proportional to the block's own size, not the data's distance from the origin).
-- A query row visits a block only when the block's ball can hold a pair that matters:
-  ``(|q - centre| - radius)^2 <= threshold`` (the squared eps for DBSCAN; for k nearest
-  neighbours an upper bound of the k-th squared distance, taken from the row's own block first).
-- Tiles run on as many threads as the process may use, BLAS limited to one thread each.
+  down to *blocks* of at most ``block_rows`` rows, then *cells* of at most ``cell_rows``), so
+  a block, and a cell more so, holds nearby rows. Blocks and cells have a centre (their mean)
+  and cells a radius (the largest distance of a row from the centre).
+- A *tile* is a set of query rows against (some cells of) one block: one float32 matrix product
+  of ``[a', (1 + c) |a|^2, 1]`` by ``[-2 b', 1, (1 + c) |b|^2]`` gives ``hi``, an upper bound of
+  every squared distance in the tile; ``lo = hi - 2 c (|a|^2 + |b|^2)`` is a lower bound.
+  ``a``, ``b`` are the rows minus the block's centre (float64), ``a'``, ``b'`` the same rounded
+  to float32: local centring keeps the bound proportional to the block's own size, not to the
+  data's distance from the origin.
+- A query row meets a cell only when the cell's ball may hold a row that matters:
+  ``|q - centre| - radius <= t`` (t = eps for DBSCAN; for k nearest neighbours the square root
+  of an upper bound of the k-th squared distance, first from the blocks with the nearest
+  centres, then tightened tile by tile). ``|q - centre|`` is bounded below by the same kind of
+  float32 product (with ``1 - c``) about the data's mean.
+- Tiles run on as many threads as BLAS would use, BLAS itself limited to one thread each.
 
 The error bound
 ---------------
 With ``u = 2^-24`` (float32 unit roundoff), ``m = d + 2`` terms per dot product and
-``S = |a'|^2 + |b'|^2``: the float32 dot product of m terms, in any order and with or without
-FMA, errs by at most ``gamma_m * sum|terms| <= 1.01 m u * 2 S (1 + u)``; rounding the scaled
-norms to float32 adds ``u S``; rounding the centred coordinates to float32 moves the distance by
-at most ``u (|a'| + |b'|) (1 + u)``, i.e. the squared distance by at most ``4.1 u S``; the direct
-float64 sum differs from the real one by about ``(d + 1) 2^-53 * 2 S``. Altogether below
-``(2.1 m + 6) u S``; the filter uses twice that, ``c = 2 (2.1 m + 6) u`` (3.1e-5 for d = 118),
-and an absolute ``2^-100`` against underflow. Data whose float32 squares could overflow are
-scaled by a power of two first (exact).
+``S = |a|^2 + |b|^2``: the float32 dot product of m terms, in any order and with or without
+FMA, errs by at most ``gamma_m * sum|terms| <= 1.01 m u * 2 S (1 + u)`` (about ``2.03 m u S``);
+the norms, taken in float64 before rounding the coordinates, differ from ``|a'|^2 + |b'|^2`` by
+at most ``2.02 u S`` and are rounded to float32 (``u (1 + c) S``); rounding the coordinates to
+float32 moves the distance by at most ``u (|a| + |b|)``, the squared distance by at most
+``4.1 u S``; the direct float64 sum differs from the real one by about ``(d + 1) 2^-53 * 2 S``.
+Altogether below ``(2.1 m + 8) u S``; the filter uses ``c = 2 (2.1 m + 11) u`` (3.4e-5 for
+d = 118), more than twice that, and an absolute ``2^-100`` against underflow. Data whose float32
+squares could overflow are scaled by a power of two first (exact); query rows farther out than
+float32 can square are searched directly in float64.
 """
 
 from __future__ import annotations
@@ -161,10 +167,11 @@ class BlockIndex:
         local = self.data - cell_centres[np.repeat(np.arange(len(cells)), cell_sizes)]
         self.cell_radius = np.maximum.reduceat(np.sqrt(np.einsum("ij,ij->i", local, local)), self.cell_starts[:-1])
         self.cell_radius = self.cell_radius * (1 + 1e-12) + TINY
-        local = self.data - self.centres[self.block_of]
-        spread = np.abs(local).max()
+        self.g = self.data.mean(axis=0)
+        spread = 2 * np.abs(self.data - self.g).max()  # bounds |row - centre| and |row - g|
         # A power of two so that float32 squares and their sums stay far from overflow.
         self.scale = 2.0 ** -max(0, int(np.ceil(np.log2(spread))) - 40) if spread > 0 else 1.0
+        local = self.data - self.centres[self.block_of]
         self.radius = np.maximum.reduceat(np.sqrt(np.einsum("ij,ij->i", local, local)), self.starts[:-1])
         self.radius = self.radius * (1 + 1e-12) + TINY
         m = self.d + 2
@@ -180,7 +187,6 @@ class BlockIndex:
         self.cols[:, self.d + 1] = (1 + self.c) * self.col_norm
         self.block_norm_max = np.maximum.reduceat(self.col_norm, self.starts[:-1])
         # centre operands (about the data's mean) for lower bounds of row-to-centre distances
-        self.g = self.data.mean(axis=0)
         self.cell_op = self._centre_operand(cell_centres)
         self.block_op = self._centre_operand(self.centres)
 
@@ -353,9 +359,21 @@ class BlockIndex:
             Q = np.ascontiguousarray(Q, dtype=np.float64)
             if Q.ndim != 2 or Q.shape[1] != self.d or not np.isfinite(Q).all():
                 raise ValueError(f"queries must be finite, with {self.d} columns")
-            m = len(Q)
             if k > self.n:
                 raise ValueError(f"k = {k} needs at least {k} indexed rows, got {self.n}")
+            far = np.abs(Q - self.g).max(axis=1) * self.scale > 2.0**56
+            if far.any():  # float32 cannot square these: direct float64 distances to every row
+                sq = np.empty((len(Q), k))
+                idx = np.empty((len(Q), k), dtype=np.intp)
+                near = np.flatnonzero(~far)
+                if len(near):
+                    sq[near], idx[near] = self._knn(k, Q[near])
+                for i in np.flatnonzero(far):
+                    d = exact_sq(self.data, np.arange(self.n), Q, np.full(self.n, i))
+                    pick = np.lexsort((self.order, d))[:k]
+                    sq[i], idx[i] = d[pick], self.order[pick]
+                return sq, idx
+            m = len(Q)
         s2 = self.scale * self.scale
         A = self.query_operand(Q)
 

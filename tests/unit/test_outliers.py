@@ -293,3 +293,13 @@ def test_chunked_dbscan_with_sample_weight_equals_sklearn_exactly():
         labels, core = chunked_dbscan(unique, eps, min_samples, counts, chunk_rows=40)
         np.testing.assert_array_equal(labels, ref.labels_)
         np.testing.assert_array_equal(np.flatnonzero(core), ref.core_sample_indices_)
+
+
+def test_knn_of_query_rows_beyond_float32_range():
+    """Query rows too far out for float32 squares are searched directly in float64."""
+    X = shuffled_distinct(tied_rows(seed=4), seed=4)
+    Q = np.vstack([X[:5] + 0.5, np.full((3, X.shape[1]), 1e30), -1e25 * np.ones((1, X.shape[1]))])
+    sq, idx = BlockIndex(X, block_rows=64).knn(6, Q)
+    want_sq, want_idx = oracle_knn(X, 6, Q)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(sq, want_sq)
