@@ -107,7 +107,7 @@ def _tree_blocks(X: np.ndarray, leaf: int, seed: int = 0, split_radius: float = 
         sample = node[pick].astype(np.float64)
         sample -= sample.mean(axis=0)
         v = rng.standard_normal(X.shape[1])
-        for _ in range(4):
+        for _ in range(4 if e - s > 4096 else 2):  # a rough direction does for small nodes
             v = sample.T @ (sample @ v)
             norm = np.linalg.norm(v)
             if norm == 0:  # all rows alike in the sample: any direction
@@ -463,7 +463,13 @@ class BlockIndex:
         # the first k.
         keep = lo <= T[r]
         r, j = r[keep], j[keep]
-        sq = exact_sq(Q, r, self.data, j)
+        sq = np.empty(len(r))
+        chunk = max(EXACT_PAIRS, -(-len(r) // (4 * self.workers)))
+
+        def exact(s):
+            sq[s:s + chunk] = exact_sq(Q, r[s:s + chunk], self.data, j[s:s + chunk])
+
+        self._map(exact, [(s,) for s in range(0, len(r), chunk)])
         orig = self.order[j]
         order = np.lexsort((orig, sq, r))
         r, sq, orig = r[order], sq[order], orig[order]
@@ -628,7 +634,8 @@ class BlockIndex:
                 return np.concatenate(ea), np.concatenate(eb)
 
             for group in self._groups():
-                reach = self.reach(A, eps, group)
+                # only rows of earlier blocks query a block: the reach of those alone
+                reach = self.reach(A[: int(np.searchsorted(core_block, group.stop - 1))], eps, group)
                 block_reach = self._block_reach(reach, group)
                 for batch in range(group.start, group.stop, step):
                     tasks = []
