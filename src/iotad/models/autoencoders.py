@@ -58,10 +58,15 @@ class AutoencoderNet(stacked.Net):
     layers = ("encoder", "code", "decoder", "reconstruction")
     random_tags = ("input_dropout",)
 
-    def __init__(self, model, variant: str, *, dropout: float = 0.2, l2: float = 0.01, l1_code: float = 1e-5, **_):
+    def __init__(self, model, variant: str, layer_options: dict):
         super().__init__(model)
+        import inspect
+
+        defaults = {name: p.default for name, p in inspect.signature(build_autoencoder).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        settings = {**defaults, **layer_options}  # the values build_autoencoder used
         self.options = VARIANTS[variant]
-        self.dropout, self.l2, self.l1_code = dropout, l2, l1_code
+        self.dropout, self.l2, self.l1_code = settings["dropout"], settings["l2"], settings["l1_code"]
 
     def constants(self) -> tuple:
         return tuple(sorted(self.options.items())), self.dropout, self.l2, self.l1_code
@@ -138,7 +143,7 @@ class AutoencoderDetector:
         self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **self.layer_options)
         validate = val_normal is not None and len(val_normal) > 0
         return stacked.Task(
-            AutoencoderNet(self.model_, self.variant, **self.layer_options), normal, None,
+            AutoencoderNet(self.model_, self.variant, self.layer_options), normal, None,
             val_normal if validate else None, None, seed=self.seed, epochs=self.epochs, batch_size=self.batch_size,
             learning_rate=self.learning_rate, patience=self.patience if validate else None,
             context={"normal": normal, "X_val": X_val, "val_attack": val_attack},
@@ -146,7 +151,7 @@ class AutoencoderDetector:
 
     def _finish_training(self, task: stacked.Task, result: stacked.Result, *_) -> None:
         task.net.set_weights(result.weights)
-        self.fit_seconds_ = result.seconds
+        self.fit_seconds_ = result.seconds  # this seed's share of the training time of the seeds trained with it
         self.history_ = result.history
         self.n_params_ = int(self.model_.count_params())
         normal, X_val, val_attack = task.context["normal"], task.context["X_val"], task.context["val_attack"]

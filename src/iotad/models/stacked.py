@@ -112,17 +112,27 @@ class _Backend:
             return self.jax.jit(fn)
         return self.tf.function(fn, jit_compile=TENSORFLOW_XLA and xla, reduce_retracing=False, autograph=False)
 
+    # TensorFlow's stateless generators under XLA: ThreeFry (measured 50-160 us per 100 x 122 uniform
+    # draw in a compiled loop, Philox ~470 us); the graph executor has no ThreeFry kernel. Normal draws
+    # as JAX makes them, sqrt(2) erfinv(u) of a uniform u in (-1, 1): 220-260 us against 490-960 us
+    # for stateless_normal's.
+    def _tf_alg(self) -> str:
+        return "threefry" if TENSORFLOW_XLA else "auto_select"
+
     def uniform(self, shape, stream_id, counter):
         if self.name == "jax":
             return self.jax.random.uniform(self._key(stream_id, counter), shape, dtype="float32")
         tf = self.tf
-        return tf.random.stateless_uniform(shape, tf.stack([stream_id, counter]), dtype=tf.float32)
+        return tf.random.stateless_uniform(shape, tf.stack([stream_id, counter]), dtype=tf.float32, alg=self._tf_alg())
 
     def normal(self, shape, stream_id, counter):
         if self.name == "jax":
             return self.jax.random.normal(self._key(stream_id, counter), shape, dtype="float32")
         tf = self.tf
-        return tf.random.stateless_normal(shape, tf.stack([stream_id, counter]), dtype=tf.float32)
+        lowest = float(np.nextafter(np.float32(-1.0), np.float32(0.0)))
+        u = tf.random.stateless_uniform(shape, tf.stack([stream_id, counter]), minval=lowest, maxval=1.0,
+                                        dtype=tf.float32, alg=self._tf_alg())
+        return np.float32(np.sqrt(2.0)) * tf.math.erfinv(u)
 
     def _key(self, stream_id, counter):
         return self.jax.random.fold_in(self.jax.random.key(stream_id), counter)
