@@ -36,7 +36,7 @@ the norms, taken in float64 before rounding the coordinates, differ from ``|a'|^
 at most ``2.02 u S`` and are rounded to float32 (``u (1 + c) S``); rounding the coordinates to
 float32 moves the distance by at most ``u (|a| + |b|)``, the squared distance by at most
 ``4.1 u S``; the direct float64 sum differs from the real one by about ``(d + 1) 2^-53 * 2 S``.
-Altogether below ``(2.1 m + 8) u S``; the filter uses ``c = 2 (2.1 m + 11) u`` (3.4e-5 for
+Altogether below ``(2.1 m + 8) u S``; the filter uses ``c = 2 (2.1 m + 11) u`` (3.1e-5 for
 d = 118), more than twice that, and an absolute ``2^-100`` against underflow. Data whose float32
 squares could overflow are scaled by a power of two first (exact); query rows farther out than
 float32 can square are searched directly in float64.
