@@ -1,6 +1,8 @@
 # Set-up and entry points. `make run` and `make test` are the two commands of the README.
 PYTHON ?= python3
 CORES ?= 8
+# Test processes side by side (pytest-xdist; each test file stays on one worker: module fixtures run once).
+TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -24,7 +26,7 @@ run: setup  ## the default benchmark; the same command resumes a killed run
 	$(BIN)/python -m iotad.launch --cores $(CORES)
 
 test: setup  ## unit, real-data (needs the mirror) and workflow tests
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup  ## prints time and peak memory (~15 minutes); whole runs: bench/workflow.py --configfile ...
 	$(BIN)/python bench/parse_clean.py
