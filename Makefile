@@ -1,6 +1,7 @@
 # Set-up and entry points. `make run` and `make test` are the two commands of the README.
 PYTHON ?= python3
-CORES ?= 8
+# Snakemake's cores: the CPUs this machine lets us use (more jobs than cores only slow each other down).
+CORES ?= $(shell nproc 2>/dev/null || echo 1)
 # Test processes side by side (pytest-xdist; each test file stays on one worker: module fixtures run once).
 TEST_WORKERS ?= 2
 VENV := .venv

@@ -230,6 +230,14 @@ def test_make_run_goes_through_the_launcher():
     assert "-m iotad.launch --cores" in out
 
 
+@pytest.mark.parametrize("override, expected", [([], len(os.sched_getaffinity(0))), (["CORES=3"], 3)])
+def test_make_run_uses_the_machines_cores_unless_cores_is_given(override, expected):
+    """More jobs than cores only slow each other down (and multiply memory): the default is the CPUs
+    this process may run on."""
+    out = subprocess.run(["make", "-n", "run", *override], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert f"-m iotad.launch --cores {expected}\n" in out
+
+
 @pytest.mark.parametrize("args, expected", [
     ([], False), (["--cores", "2"], False), (["-n"], True), (["-np"], True), (["-pn"], True),
     (["--dry-run"], True), (["--dryrun", "--cores", "2"], True), (["--unlock"], False), (["--lint"], True),
