@@ -31,3 +31,17 @@ def mirror() -> Path:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+# The longest test files first: with `make test`'s two xdist workers (one file per worker at a time)
+# they start at once on separate workers and the short files fill in beside them, instead of one long
+# file running alone at the end.
+LONGEST_FIRST = ("tests/workflow/test_workflow.py", "tests/cluster/test_slurm.py", "tests/workflow/test_crash.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = Path(str(item.path)).relative_to(REPO).as_posix()
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
