@@ -2,7 +2,8 @@
 PYTHON ?= python3
 # Snakemake's cores: the CPUs this machine lets us use (more jobs than cores only slow each other down).
 CORES ?= $(shell nproc 2>/dev/null || echo 1)
-# Test processes side by side (pytest-xdist; each test file stays on one worker: module fixtures run once).
+# Test processes side by side (pytest-xdist; each test file stays on one worker: module fixtures run once;
+# files in collection order, which tests/conftest.py puts longest first: xdist would order them by test count).
 TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,7 +28,7 @@ run: setup  ## the default benchmark; the same command resumes a killed run
 	$(BIN)/python -m iotad.launch --cores $(CORES)
 
 test: setup  ## unit, real-data (needs the mirror) and workflow tests
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: setup  ## prints time and peak memory (~15 minutes); whole runs: bench/workflow.py --configfile ...
 	$(BIN)/python bench/parse_clean.py
