@@ -41,7 +41,7 @@ LONGEST_FIRST = ("tests/workflow/test_workflow.py", "tests/cluster/test_slurm.py
 
 def pytest_collection_modifyitems(config, items):
     def rank(item):
-        path = Path(str(item.path)).relative_to(REPO).as_posix()
+        path = item.path.relative_to(REPO).as_posix()
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)
