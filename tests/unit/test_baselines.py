@@ -97,3 +97,16 @@ def test_ocsvm_at_the_default_settings_ranks_ton_iot_attacks_above_normals(ton_s
     auroc = binary_metrics(yt, model.score_samples(Xt), model.predict(Xt))["auroc"]
     print(f"ton-iot-network ocsvm {params}: AUROC {auroc:.3f}")
     assert auroc > 0.75
+
+
+def test_ocsvm_scores_are_scikit_learns_own(nsl_slice):
+    """The kernel expansion as matrix products gives what libsvm computes pair by pair (scikit-learn's
+    score_samples on the same fitted model), and the threshold is the same over validation rows with
+    repeats as over every row scored one by one."""
+    (X, y), (Xv, yv), (Xt, _) = nsl_slice
+    Xv, yv = np.concatenate([Xv, Xv[:300]]), np.concatenate([yv, yv[:300]])  # repeated validation rows
+    model = detector("ocsvm", max_normal_rows=2000).fit(X, y, Xv, yv)
+    oracle = -model.model_.score_samples(Xt.astype("float64"))
+    np.testing.assert_allclose(model.score_samples(Xt), oracle, rtol=1e-9, atol=1e-9)
+    assert model.threshold_ == pytest.approx(np.percentile(-model.model_.score_samples(Xv.astype("float64"))[~yv], 99),
+                                             rel=1e-9)

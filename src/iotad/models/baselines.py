@@ -14,8 +14,33 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
+from ..outliers import distinct_rows
 from ..thresholds import choose_threshold, predict
 from . import params
+
+
+def scores_of_distinct(score_samples, X) -> np.ndarray:
+    """``score_samples(X)``, computing each distinct row once (validation splits repeat rows: kddcup99's
+    most of them) and copying its score to the repeats."""
+    unique, row_to_unique, _ = distinct_rows(np.asarray(X, dtype="float32"))
+    return score_samples(unique)[row_to_unique]
+
+
+def rbf_expansion(X, support_vectors: np.ndarray, coefficients: np.ndarray, gamma: float,
+                  chunk_rows: int = 2048) -> np.ndarray:
+    """sum_i coefficients[i] * exp(-gamma * |x - support_vectors[i]|^2) per row of X, in float64: a
+    fitted RBF SVM's kernel expansion as blocked matrix products (libsvm, behind scikit-learn's
+    ``decision_function``, evaluates the kernel one pair of rows at a time)."""
+    X = np.asarray(X, dtype="float64")
+    support_vectors = np.asarray(support_vectors, dtype="float64")
+    support_norms = np.einsum("ij,ij->i", support_vectors, support_vectors)
+    out = np.empty(len(X))
+    for start in range(0, len(X), chunk_rows):
+        block = X[start:start + chunk_rows]
+        squared = np.einsum("ij,ij->i", block, block)[:, None] + support_norms - 2.0 * (block @ support_vectors.T)
+        np.maximum(squared, 0.0, out=squared)  # rounding can take |x - s|^2 of a support vector itself below 0
+        out[start:start + chunk_rows] = np.exp(-gamma * squared, out=squared) @ coefficients
+    return out
 
 
 @dataclass(kw_only=True)
@@ -55,7 +80,7 @@ class _OneClassBaseline:
             val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
         self.threshold_ = choose_threshold(
             self.threshold_rule,
-            val_scores=self.score_samples(X_val) if X_val is not None else None,
+            val_scores=scores_of_distinct(self.score_samples, X_val) if X_val is not None else None,
             val_is_attack=val_attack,
             percentile=self.percentile, value=self.threshold_value,
         )
@@ -152,4 +177,6 @@ class OneClassSvmDetector(_OneClassBaseline):
         self.n_params_ = int(self.model_.support_vectors_.size)
 
     def score_samples(self, X) -> np.ndarray:
-        return -self.model_.score_samples(np.asarray(X, dtype="float32")).astype("float64")
+        """Minus scikit-learn's ``score_samples`` (its kernel expansion without the offset)."""
+        return -rbf_expansion(np.asarray(X, dtype="float32"), self.model_.support_vectors_,
+                              self.model_.dual_coef_.ravel(), self.model_._gamma)
