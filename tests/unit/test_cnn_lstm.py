@@ -121,3 +121,17 @@ def test_default_budget_leaves_the_class_prior_on_ton_iot_network(ton_frames, to
           f"(majority {majority:.3f}); AUROC {m['auroc']:.3f}, false alarms {m['false_alarm_rate']:.3f}")
     assert max(model.history_["val_accuracy"]) > majority + 0.15
     assert m["auroc"] > 0.85 and m["false_alarm_rate"] < 0.3
+
+
+
+def test_validation_loss_is_the_mean_over_every_row_repeats_included(nsl_slice):
+    """The validation split is evaluated on its distinct rows, weighted by their repeats: the reported
+    validation loss must still be Keras' own loss over every row, repeats and all."""
+    (X, y, fam), (Xv, yv, famv), test = nsl_slice
+    repeats = np.random.default_rng(1).integers(0, len(Xv), 3 * len(Xv))  # most rows several times
+    Xv, yv, famv = Xv[repeats], yv[repeats], famv[repeats]
+    model = fit(((X, y, fam), (Xv, yv, famv), test), seed=0, epochs=1, patience=None)
+    codes = np.searchsorted(model.classes_, famv)
+    every_row = model.model_.evaluate(Xv.astype("float32"), codes, batch_size=8192, verbose=0, return_dict=True)
+    assert model.history_["val_loss"][-1] == pytest.approx(every_row["loss"], rel=1e-5)
+    assert model.history_["val_accuracy"][-1] == pytest.approx(every_row["accuracy"], abs=1e-6)

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..outliers import distinct_rows
 from ..thresholds import choose_threshold, predict
 from . import keras_setup, params
 
@@ -37,8 +38,9 @@ def build_cnn_lstm(n_features: int, n_classes: int, *, conv_filters: int = 32, k
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="family")(x)
     model = keras.Model(inputs, outputs, name="cnn_lstm")
+    # weighted: the validation rows are distinct rows weighted by their repeats (see _distinct_weighted)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+                  weighted_metrics=["accuracy"])
     return model
 
 
@@ -49,6 +51,14 @@ def _families(y, what: str) -> np.ndarray:
     if y.dtype == bool:
         raise ValueError(f"CnnLstmDetector needs family names in {what}, not boolean is_attack (target 'family')")
     return y.astype(str)
+
+
+def _distinct_weighted(X: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct rows, their family codes, weights): each (row, family) once, weighted by its repeats and
+    scaled to mean 1, so that Keras' validation loss is the mean over every row while the network is
+    evaluated on the distinct ones only (kddcup99's validation split repeats most of its rows)."""
+    unique, _, counts = distinct_rows(np.column_stack([X, codes.astype(X.dtype)]))
+    return unique[:, :-1], unique[:, -1].astype(codes.dtype), counts * (len(unique) / len(X))
 
 
 @dataclass
@@ -110,7 +120,7 @@ class CnnLstmDetector:
             # (as attacks) for a 'percentile' or 'best_f1' threshold below.
             seen = np.isin(val_families, self.classes_)
             if seen.any():
-                validation = (X_val[seen], np.searchsorted(self.classes_, val_families[seen]))
+                validation = _distinct_weighted(X_val[seen], np.searchsorted(self.classes_, val_families[seen]))
 
         self.model_ = build_cnn_lstm(
             X.shape[1], len(self.classes_), conv_filters=self.conv_filters, kernel_size=self.kernel_size,
