@@ -36,6 +36,30 @@ from sklearn.preprocessing import StandardScaler
 
 mirror, task, subsample = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 
+if task.startswith("matrix_"):
+    # the LOF job of workflow/scripts/lof.py on a features parquet (``mirror`` is the training
+    # file): fit on it, score its val and test siblings
+    from iotad.features import read_matrix
+    from iotad.outliers import LofCanonicalizer, distinct_rows
+    X = read_matrix(mirror)[0]
+    others = [read_matrix(p)[0] for p in (mirror.with_name(mirror.name.replace("train", s, 1)) for s in ("val", "test")) if p.exists()]
+    start = time.perf_counter()
+    if task == "matrix_lof":
+        lof = LofCanonicalizer(n_neighbors=20, contamination=0.1)
+        scores = lof.train(X)
+        tests = [lof.score(Y) for Y in others]
+        extra = {"distinct": lof.n_distinct_, "outliers": int((lof.label(scores) == -1).sum())}
+    else:  # scikit-learn's exact brute-force search on the same distinct rows (its own tie rule)
+        from sklearn.neighbors import LocalOutlierFactor
+        unique, row_to_unique, _ = distinct_rows(X)
+        lof = LocalOutlierFactor(n_neighbors=20, novelty=True, algorithm="brute").fit(unique)
+        scores = -lof.negative_outlier_factor_[row_to_unique]
+        tests = [lof.score_samples(distinct_rows(Y)[0]) for Y in others]
+        outline = np.quantile(scores, 0.9, method="higher")
+        extra = {"distinct": len(unique), "outliers": int(((scores >= outline) & (scores > 1)).sum())}
+    print(json.dumps({"rows": len(X) + sum(len(Y) for Y in others), "seconds": time.perf_counter() - start, **extra}))
+    sys.exit(0)
+
 
 def previous_chunked_dbscan(X, eps, min_samples, weight, chunk_rows=1000):
     # iotad.outliers.chunked_dbscan before issue 16 (scikit-learn radius queries in chunks)
@@ -164,9 +188,21 @@ def main() -> None:
     parser.add_argument("--previous", action="store_true",
                         help="also run the previous implementation on the full file (minutes per run)")
     parser.add_argument("--no-raw", action="store_true", help="skip the subsample comparison with raw rows")
+    parser.add_argument("--matrix", type=Path,
+                        help="instead: the LOF job on this features parquet (a train file; its val and test "
+                             "siblings scored too), e.g. results/features/ton-iot-network/train.parquet; with "
+                             "--previous, scikit-learn's brute-force LOF on the same distinct rows alongside")
     args = parser.parse_args()
 
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, {load()}", flush=True)
+    if args.matrix:
+        tasks = ["matrix_lof", "matrix_lof_previous"] if args.previous else ["matrix_lof"]
+        results = alternating(args.matrix, tasks, 0, args.repeat)
+        line(f"lof job: iotad, {args.matrix.parent.name}", results[0])
+        if args.previous:
+            line(f"lof job: scikit-learn brute, {args.matrix.parent.name}", results[1])
+        print(load(), flush=True)
+        return
     targets = {"lof": 60, "dbscan": 60}
     for algo in [args.only] if args.only else ["lof", "dbscan"]:
         if args.previous:

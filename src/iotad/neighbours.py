@@ -40,6 +40,19 @@ Altogether below ``(2.1 m + 8) u S``; the filter uses ``c = 2 (2.1 m + 11) u`` (
 d = 118), more than twice that, and an absolute ``2^-100`` against underflow. Data whose float32
 squares could overflow are scaled by a power of two first (exact); query rows farther out than
 float32 can square are searched directly in float64.
+
+Near-duplicates
+---------------
+The bound grows with the block's size, not with the distances asked for: where rows lie closer
+than it (min-max scaled counters of huge range: ton-iot-network has most distinct rows' 20th
+neighbour below 1e-14 in squared distance, its blocks' bounds near 1e-10), every row of such a
+cluster stayed a candidate of every other, all recomputed directly (1,250 per row there, 6.7
+GiB). So a tile row with more than ``2 k + REFINE_FROM`` candidates gets float64 products for
+the tile's cells that hold them, each about the cell's own centre (``refine``): error below
+``(4.02 d + 11) 2^-53 S`` with S now the squared distances to the cell's centre (products and
+norms ``1.01 d u S`` each, rounding the coordinates ``4.1 u S``, the direct sum ``2 (d + 1) u S``,
+the rest ``4 u S``), ``c64 = 2 (4.1 m + 11) 2^-53`` used; the k-th smallest of these upper bounds
+tightens the row's bound, and only pairs whose float64 lower bound is within it are recomputed.
 """
 
 from __future__ import annotations
@@ -53,10 +66,12 @@ from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_info, threadpool_limits
 
 U32 = 2.0 ** -24
+U64 = 2.0 ** -53
 TINY = 2.0 ** -100
 SEED_BLOCKS = 3  # blocks with the nearest centres that bound each row's k-th distance first
 QUERY_ROWS = 1024  # query rows per tile (a tile's float32 products stay a few MiB)
 EXACT_PAIRS = 1 << 15  # pairs per chunk of direct float64 distances
+REFINE_FROM = 8  # a tile row with more candidates than 2 k + REFINE_FROM is refined in float64
 
 
 def default_workers() -> int:
@@ -156,6 +171,7 @@ class BlockIndex:
         cell_sizes = np.array([len(c) for c in cells])
         self.cell_starts = np.concatenate([[0], np.cumsum(cell_sizes)])
         self.cell_block = np.array(cell_block)
+        self.cell_of = np.repeat(np.arange(len(cells)), cell_sizes)
         self.n_blocks = int(self.cell_block[-1]) + 1
         self.block_cells = np.searchsorted(self.cell_block, np.arange(self.n_blocks + 1))
         self.starts = self.cell_starts[self.block_cells]
@@ -164,7 +180,8 @@ class BlockIndex:
         self.data = X64[self.order]
         self.centres = np.add.reduceat(self.data, self.starts[:-1], axis=0) / sizes[:, None]
         cell_centres = np.add.reduceat(self.data, self.cell_starts[:-1], axis=0) / cell_sizes[:, None]
-        local = self.data - cell_centres[np.repeat(np.arange(len(cells)), cell_sizes)]
+        self.cell_centres = cell_centres
+        local = self.data - cell_centres[self.cell_of]
         self.cell_radius = np.maximum.reduceat(np.sqrt(np.einsum("ij,ij->i", local, local)), self.cell_starts[:-1])
         self.cell_radius = self.cell_radius * (1 + 1e-12) + TINY
         self.g = self.data.mean(axis=0)
@@ -176,6 +193,8 @@ class BlockIndex:
         self.radius = self.radius * (1 + 1e-12) + TINY
         m = self.d + 2
         self.c = 2 * (2.1 * m + 11) * U32
+        self.c64 = 2 * (4.1 * m + 11) * U64
+        self.exact_pairs = 0  # pairs recomputed directly in float64 by the last knn
         if self.scale != 1:
             local *= self.scale
         self.col_norm = np.einsum("ij,ij->i", local, local)
@@ -303,21 +322,25 @@ class BlockIndex:
         y = np.float32(x)
         return np.nextafter(y, np.float32(-np.inf)) if float(y) > x else y
 
-    def pairs(self, hi, qnorm, block, thr, cols=None, mask=None, rows=None):
+    def cut(self, qnorm, block, thr):
+        """float32 thresholds of a tile's hi, one per row: pairs above can be left out."""
+        return _round_up32(thr * self.scale * self.scale + 2 * self.c * (qnorm + self.block_norm_max[block]) + TINY)
+
+    def pairs(self, hi, qnorm, block, thr, cols=None, mask=None, rows=None, flat=None):
         """Pairs of a tile (row of hi, position) whose lo <= thr (float64, one per row; original
         units), with lo and hi in original units. ``mask`` (shaped like hi) leaves pairs out;
-        ``rows`` restricts to some rows of hi (r then indexes ``rows``)."""
+        ``rows`` restricts to some rows of hi (r then indexes ``rows``); ``flat``: the flat
+        indices of hi where ``hi <= cut(qnorm, block, thr)``, found already (some left out)."""
         if rows is not None:
             hi, qnorm = hi[rows], qnorm[rows]
             if mask is not None:
                 mask = mask[rows]
         s2 = self.scale * self.scale
-        slack = 2 * self.c * (qnorm + self.block_norm_max[block]) + TINY
-        cut = _round_up32(thr * s2 + slack)
-        keep = hi <= cut[:, None]
-        if mask is not None:
-            keep &= mask
-        flat = np.flatnonzero(keep)
+        if flat is None:
+            keep = hi <= self.cut(qnorm, block, thr)[:, None]
+            if mask is not None:
+                keep &= mask
+            flat = np.flatnonzero(keep)
         r, j = np.divmod(flat, hi.shape[1])
         j = j + self.starts[block] if cols is None else cols[j]
         h = hi.ravel()[flat].astype(np.float64)
@@ -325,11 +348,48 @@ class BlockIndex:
         keep = lo <= thr[r] * s2
         return r[keep], j[keep], lo[keep] / s2, (h[keep] + TINY) / s2
 
+    def own_column(self, rows: np.ndarray, block: int, cols=None) -> tuple[np.ndarray, np.ndarray]:
+        """(indices into rows, columns of the tile) where an indexed row (a position) meets itself
+        in a tile of the block (or of its positions cols)."""
+        start, stop = self.starts[block], self.starts[block + 1]
+        mine = np.flatnonzero((rows >= start) & (rows < stop))
+        if cols is None:
+            return mine, rows[mine] - start
+        at = np.minimum(np.searchsorted(cols, rows[mine]), max(len(cols) - 1, 0))
+        hit = cols[at] == rows[mine]
+        return mine[hit], at[hit]
+
     def tile(self, Q: np.ndarray, block: int, thr: np.ndarray, cols=None):
         """Pairs (query row, position) of Q x block (or its positions cols) whose squared
         distance may be at most thr (one per query row), with lo <= exact squared distance <= hi."""
         hi, qnorm = self.products(Q, block, cols)
         return self.pairs(hi, qnorm, block, thr, cols)
+
+    def refine(self, Q: np.ndarray, block: int, cols, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) bounds of the squared distances of the rows Q against the tile's columns (the
+        block's positions, or ``cols``) in ``cells`` (inf elsewhere), from float64 products about
+        each cell's centre: a bound as tight as the cell and the rows' distances to it are small,
+        where the tiles' float32 bound is as loose as the block is wide (rows apart by less than
+        that: near-duplicates)."""
+        start = self.starts[block]
+        n_cols = self.starts[block + 1] - start if cols is None else len(cols)
+        lo = np.full((len(Q), n_cols), np.inf)
+        hi = np.full((len(Q), n_cols), np.inf)
+        s2 = self.scale * self.scale
+        for c in cells:
+            s, e = self.cell_starts[c], self.cell_starts[c + 1]
+            at = s - start if cols is None else int(np.searchsorted(cols, s))  # whole cells in cols
+            a = Q - self.cell_centres[c]
+            b = self.data[s:e] - self.cell_centres[c]
+            if self.scale != 1:
+                a *= self.scale
+                b *= self.scale
+            norm = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :]
+            est = norm - 2 * (a @ b.T)
+            err = self.c64 * norm + TINY
+            lo[:, at:at + e - s] = (est - err) / s2
+            hi[:, at:at + e - s] = (est + err) / s2
+        return lo, hi
 
     def _map(self, fn, tasks):
         if self.workers == 1 or len(tasks) <= 1:
@@ -424,19 +484,50 @@ class BlockIndex:
         del best, filled, seeds
 
         # 2. Every cell that may hold a row within sqrt(T): pairs with lo <= T. Each tile also
-        # tightens T (the k-th smallest hi of a row's pairs there) and drops the pairs that the
-        # tighter bound leaves out; later batches see the tighter T.
+        # tightens T (the k-th smallest hi of a row's products there, itself left out) and
+        # drops the pairs that the tighter bound leaves out; later batches see the tighter T.
+        # Rows still left with many pairs (the float32 bound, as wide as the block, wider than
+        # their neighbours' distances: near-duplicates) get float64 bounds about the cells'
+        # centres for those pairs, and the k-th smallest of these tightens T again.
+        refine_from = 2 * k + REFINE_FROM
+
         def visit(b, rows, cols):
-            r, j, lo, hi = self.tile(Q[rows], b, T[rows], cols)
+            hi_m, qnorm = self.products(Q[rows], b, cols)
+            if train:  # itself left out
+                hi_m[self.own_column(rows, b, cols)] = np.inf
+            thr = T[rows]
+            flat = np.flatnonzero(hi_m <= self.cut(qnorm, b, thr)[:, None])
+            width = hi_m.shape[1]
+            count = np.diff(np.searchsorted(flat, np.arange(len(rows) + 1) * width))
+            dense = np.flatnonzero(count > refine_from)
+            if len(dense):
+                positions = np.arange(self.starts[b], self.starts[b + 1]) if cols is None else cols
+                crowded = count[flat // width] > refine_from
+                cells = np.unique(self.cell_of[positions[flat[crowded] % width]])
+                flat = flat[~crowded]
+            r, j, lo, hi = self.pairs(hi_m, qnorm, b, thr, cols, flat=flat)
+            del hi_m, flat
             if train:
                 keep = j != rows[r]
                 r, j, lo, hi = r[keep], j[keep], lo[keep], hi[keep]
+            # the k-th smallest hi of each row's pairs (inf under k pairs); r is sorted
             order = np.lexsort((hi, r))
             r, j, lo, hi = r[order], j[order], lo[order], hi[order]
             first = np.searchsorted(r, np.arange(len(rows)))
             full = np.diff(np.append(first, len(r))) >= k
             bound = np.full(len(rows), np.inf)
             bound[full] = hi[first[full] + k - 1]
+            if len(dense):
+                lo_d, hi_d = self.refine(Q[rows[dense]], b, cols, cells)
+                if train:
+                    own = self.own_column(rows[dense], b, cols)
+                    lo_d[own], hi_d[own] = np.inf, np.inf
+                bound[dense] = np.partition(hi_d, k - 1, axis=1)[:, k - 1]
+                rd, at = np.nonzero(lo_d <= np.minimum(thr[dense], bound[dense])[:, None])
+                r = np.concatenate([r, dense[rd]])
+                j = np.concatenate([j, positions[at]])
+                lo = np.concatenate([lo, lo_d[rd, at]])
+                del lo_d, hi_d
             keep = lo <= bound[r]
             return rows, bound, rows[r[keep]], j[keep], lo[keep]
 
@@ -463,6 +554,7 @@ class BlockIndex:
         # the first k.
         keep = lo <= T[r]
         r, j = r[keep], j[keep]
+        self.exact_pairs = len(r)
         sq = np.empty(len(r))
         chunk = max(EXACT_PAIRS, -(-len(r) // (4 * self.workers)))
 
