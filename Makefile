@@ -9,15 +9,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test bench lint lock mlflow-server mlflow-ui
+.PHONY: setup run test test-fast bench lint lock mlflow-server mlflow-ui
 
-# Debian's unar extracts N-BaIoT's .rar archives (through the rarfile package).
-$(BIN)/.installed: pyproject.toml requirements.lock
-	@command -v unar >/dev/null || $(SUDO) apt-get install -y -q unar || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q unar; }
+# The Python environment alone (no root needed where python3-venv is installed).
+$(BIN)/.python: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || $(SUDO) apt-get install -y -q python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
+	touch $@
+
+# Debian's unar extracts N-BaIoT's .rar archives (through the rarfile package).
+$(BIN)/.installed: $(BIN)/.python
+	@command -v unar >/dev/null || $(SUDO) apt-get install -y -q unar || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q unar; }
 	touch $@
 
 setup: $(BIN)/.installed
@@ -29,6 +33,9 @@ run: setup  ## the default benchmark; the same command resumes a killed run
 
 test: setup  ## unit, real-data (needs the mirror) and workflow tests
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+test-fast: $(BIN)/.python  ## for contributors: the tests that need no dataset mirror, no Snakemake run, no root
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not realdata and not workflow and not slurm"
 
 bench: setup  ## prints time and peak memory (~15 minutes); whole runs: bench/workflow.py --configfile ...
 	$(BIN)/python bench/parse_clean.py

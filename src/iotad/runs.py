@@ -129,7 +129,7 @@ def score_rows(detector, data: Matrix) -> tuple[np.ndarray, np.ndarray | None, i
     once; returns how many rows were scored too."""
     multi_class = getattr(detector, "target", "binary") == "family"
     X, row_to_unique = data.distinct_features or (data.X, None)
-    scores, families = detector.score_samples_and_families(X) if multi_class else (detector.score_samples(X), None)
+    scores, families = detector.decision_function_and_families(X) if multi_class else (detector.decision_function(X), None)
     if row_to_unique is not None:
         scores, families = scores[row_to_unique], None if families is None else families[row_to_unique]
     return scores, families, len(X)
@@ -240,25 +240,38 @@ def run_jobs(model: str, params: dict, *, seeds: list[int], threads: int | None,
 
 def _train_networks_together(model: str, seeds, detectors: list[dict], fitted_on: list[Matrix], vals: list[Matrix],
                              log, dataset: str) -> set[int]:
-    """Fit every seed's networks (an autoencoder, a latent model's shared encoder) in one group;
-    returns the ids of the detectors now fully fitted (the autoencoders: a latent classifier still
-    fits its classifier on the trained codes)."""
+    """Fit every seed's networks (an autoencoder, the encoder a latent model's classifiers share) in
+    one group; returns the ids of the detectors now fully fitted. A latent model's encoder is fitted
+    once per seed and handed to its classifiers frozen (they then fit their classifier on its codes)."""
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
     from .models import stacked
 
-    networks, rows, names, whole = [], [], [], set()
+    networks, rows, names, whole, readers = [], [], [], set(), {}
     for seed, seed_detectors, fitted, val in zip(seeds, detectors, fitted_on, vals):
         for name, detector in seed_detectors.items():
-            network = stacked.trainable_part(detector)
-            if network is None or any(network is other for other in networks):
+            part = stacked.trainable_part(detector)
+            if part is None:
                 continue
+            if part is not detector:  # an encoder template, shared by the model's classifiers
+                if id(part) in readers:
+                    readers[id(part)][1].append(detector)
+                    continue
+                readers[id(part)] = (len(networks), [detector])
+                part = clone(part)
+            else:
+                whole.add(id(detector))
             target = getattr(detector, "target", "binary")
-            networks.append(network)
+            networks.append(part)
             rows.append((fitted.X, fitted.labels(target), val.X, val.labels(target)))
             names.append(f"{dataset}/{model}/seed{seed}: {name}")
-            if network is detector:
-                whole.add(id(detector))
     if networks:
         stacked.fit_together(networks, rows, names, log)
+    for index, classifiers in readers.values():
+        frozen = FrozenEstimator(networks[index])
+        for detector in classifiers:
+            detector.set_params(encoder=frozen)
     return whole
 
 

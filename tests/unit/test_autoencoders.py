@@ -19,7 +19,7 @@ def fit(variant, data, seed, **kw):
 def test_each_autoencoder_learns_and_separates_attacks(nsl_slice, variant):
     model = fit(variant, nsl_slice, seed=0)
     Xt, yt = nsl_slice[2]
-    scores = model.score_samples(Xt)
+    scores = model.decision_function(Xt)
     m = binary_metrics(yt, scores, model.predict(Xt))
     print(f"{variant}: val_loss {model.history_['val_loss'][0]:.4f} -> {min(model.history_['val_loss']):.4f}, "
           f"AUROC {m['auroc']:.3f}, accuracy {m['accuracy']:.3f}, {model.n_params_} parameters")
@@ -30,7 +30,7 @@ def test_each_autoencoder_learns_and_separates_attacks(nsl_slice, variant):
 def test_same_seed_same_metrics_other_seed_different(nsl_slice):
     Xt, yt = nsl_slice[2]
     runs = [fit("deep_ae", nsl_slice, seed=s) for s in (3, 3, 4)]
-    scores = [r.score_samples(Xt) for r in runs]
+    scores = [r.decision_function(Xt) for r in runs]
     np.testing.assert_array_equal(scores[0], scores[1])
     assert runs[0].threshold_ == runs[1].threshold_
     assert not np.array_equal(scores[0], scores[2])
@@ -39,7 +39,7 @@ def test_same_seed_same_metrics_other_seed_different(nsl_slice):
 def test_threshold_comes_from_validation_normals(nsl_slice):
     model = fit("deep_ae", nsl_slice, seed=0)
     (_, _), (Xv, yv), _ = nsl_slice
-    assert model.threshold_ == pytest.approx(np.percentile(model.score_samples(Xv)[~yv], 99))
+    assert model.threshold_ == pytest.approx(np.percentile(model.decision_function(Xv)[~yv], 99))
     last = fit("deep_ae", nsl_slice, seed=0, threshold_rule="last_loss")
     assert last.threshold_ == last.history_["loss"][-1]
 
@@ -65,7 +65,7 @@ def test_no_early_stopping_keeps_the_last_epochs_weights(nsl_slice):
     for patience, model in runs.items():
         val_loss = model.history_["val_loss"]
         assert np.argmin(val_loss) < len(val_loss) - 1  # the setting this test needs: the best epoch is not the last
-        final = float(np.mean(model.score_samples(Xv)))  # denoising_ae's val_loss is the plain MSE (no penalty)
+        final = float(np.mean(model.decision_function(Xv)))  # denoising_ae's val_loss is the plain MSE (no penalty)
         expected = val_loss[-1] if patience is None else min(val_loss)
         assert final == pytest.approx(expected, rel=1e-4), patience
 

@@ -39,7 +39,7 @@ def test_cnn_lstm_learns_and_separates_attacks(nsl_slice, seeded_runs):
     (_, _, fam), _, (Xt, yt, famt) = nsl_slice
     assert model.target == "family"
     assert list(model.classes_) == sorted(set(fam)) and "normal" in model.classes_
-    scores = model.score_samples(Xt)
+    scores = model.decision_function(Xt)
     assert scores.dtype == np.float64 and scores.shape == (len(Xt),)
     assert scores.min() >= 0 and scores.max() <= 1 + 1e-6
     proba = model.predict_proba(Xt)
@@ -63,7 +63,7 @@ def test_cnn_lstm_learns_and_separates_attacks(nsl_slice, seeded_runs):
 
 def test_same_seed_same_scores_other_seed_different(nsl_slice, seeded_runs):
     Xt = nsl_slice[2][0]
-    scores = [r.score_samples(Xt) for r in seeded_runs]
+    scores = [r.decision_function(Xt) for r in seeded_runs]
     np.testing.assert_array_equal(scores[0], scores[1])
     assert seeded_runs[0].history_ == seeded_runs[1].history_
     assert not np.array_equal(scores[0], scores[2])
@@ -72,7 +72,7 @@ def test_same_seed_same_scores_other_seed_different(nsl_slice, seeded_runs):
 def test_percentile_threshold_comes_from_validation_normals(nsl_slice):
     model = fit(nsl_slice, seed=0, epochs=1, threshold_rule="percentile")
     _, (Xv, yv, _), _ = nsl_slice
-    assert model.threshold_ == pytest.approx(np.percentile(model.score_samples(Xv)[~yv], 99))
+    assert model.threshold_ == pytest.approx(np.percentile(model.decision_function(Xv)[~yv], 99))
 
 
 def test_unseen_validation_families_and_bad_labels(nsl_slice):
@@ -101,7 +101,7 @@ def test_builds_and_scores_sequences_shorter_than_kernel_plus_pool(n_features):
     X = rng.random((300, n_features)).astype("float32")
     y = np.where(X[:, 0] > 0.5, "dos", "normal")
     detector = CnnLstmDetector(epochs=1, seed=0, threads=1).fit(X, y, X[:60], y[:60])
-    scores = detector.score_samples(X)
+    scores = detector.decision_function(X)
     assert scores.shape == (300,) and np.isfinite(scores).all()
 
 
@@ -116,7 +116,7 @@ def test_default_budget_leaves_the_class_prior_on_ton_iot_network(ton_frames, to
     params = {k: v for k, v in config_hyperparameters["cnn_lstm"].items() if k not in ("max_train_rows", "distinct_rows")}
     model = CnnLstmDetector(**params, seed=0, threads=2).fit(X, fam, Xv, famv)
     majority = ton_frames[1]["family"].astype(str).value_counts(normalize=True).iloc[0]
-    m = binary_metrics(yt, model.score_samples(Xt), model.predict(Xt))
+    m = binary_metrics(yt, model.decision_function(Xt), model.predict(Xt))
     print(f"ton-iot-network cnn_lstm {params}: val accuracy {model.history_['val_accuracy']} "
           f"(majority {majority:.3f}); AUROC {m['auroc']:.3f}, false alarms {m['false_alarm_rate']:.3f}")
     assert max(model.history_["val_accuracy"]) > majority + 0.15

@@ -12,7 +12,7 @@ from iotad.models import MODELS, PRECOMPUTED, build_detectors, check_model_param
 
 @pytest.mark.parametrize("model", [m for m in MODELS if m not in PRECOMPUTED])
 def test_every_detector_declares_a_constraint_for_every_hyperparameter(model):
-    for detector in build_detectors(model, {}, seed=0, threads=None).values():
+    for detector in build_detectors(model, {"class": "ECOD"} if model == "pyod" else {}, seed=0, threads=None).values():
         for part in (detector, getattr(detector, "encoder", None)):
             if part is not None:
                 fields = {f.name for f in dataclasses.fields(part)}
@@ -20,6 +20,10 @@ def test_every_detector_declares_a_constraint_for_every_hyperparameter(model):
 
 
 BAD = [
+    ("pyod", {}, "model 'pyod' needs 'class'"),
+    ("pyod", {"class": "NoSuchDetector"}, "no detector class 'NoSuchDetector': give a class of pyod.models"),
+    ("pyod", {"class": "KNN", "neighbours": 5}, "KNN takes no parameter(s) ['neighbours']; it takes"),
+    ("pyod", {"class": "HBOS", "max_normal_rows": 0}, "'max_normal_rows' parameter of PyodDetector"),
     ("deep_ae", {"epochs": -3}, "'epochs' parameter of AutoencoderDetector must be an int in the range [1, inf). Got -3"),
     ("deep_ae", {"batch_size": "big"}, "'batch_size' parameter of AutoencoderDetector must be an int in the range [1, inf). Got 'big'"),
     ("denoising_ae", {"learning_rate": 0}, "'learning_rate' parameter of AutoencoderDetector must be a float in the range (0.0, inf)"),
@@ -39,13 +43,13 @@ BAD = [
     ("ocsvm", {"nu": 0}, "'nu' parameter of OneClassSvmDetector must be a float in the range (0.0, 1.0]. Got 0"),
     ("ocsvm", {"gamma": "large"}, "'gamma' parameter of OneClassSvmDetector"),
     ("pca", {"n_components": 1.5}, "'n_components' parameter of PcaDetector"),
-    ("isolation_forest", {"n_estimators": 0}, "'n_estimators' parameter of IsolationForestDetector"),
+    ("isolation_forest", {"n_trees": 5}, "IForest takes no parameter(s) ['n_trees']"),
     ("deep_ae", {"max_train_rows": 0}, "'max_train_rows' parameter of the training job must be an int in the range [1, inf)"),
     ("deep_ae", {"distinct_rows": "no"}, "'distinct_rows' parameter of the training job"),
 ]
 
 
-@pytest.mark.parametrize(("model", "params", "message"), BAD, ids=[f"{m}-{next(iter(p))}" for m, p, _ in BAD])
+@pytest.mark.parametrize(("model", "params", "message"), BAD, ids=[f"{m}-{next(iter(p), 'none')}" for m, p, _ in BAD])
 def test_a_value_outside_the_declared_constraint_names_the_config_key(model, params, message):
     with pytest.raises(ValueError) as caught:
         check_model_params([model], {model: params})

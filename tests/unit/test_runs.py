@@ -84,7 +84,7 @@ class RowSumDetector:
 
     threshold_ = 1.0
 
-    def score_samples(self, X):
+    def decision_function(self, X):
         self.rows_scored = len(X)
         return X.sum(axis=1).astype("float64")
 
@@ -112,7 +112,7 @@ def test_scoring_distinct_rows_gives_the_scores_of_scoring_every_row(matrices):
         result = run_job(model, params, seed=0, threads=2, train=train, val=val, tests={"test": doubled})
         for name, detector in result.detectors.items():
             mine = result.scores.loc[result.scores["detector"] == name, "score"].to_numpy()
-            np.testing.assert_allclose(mine, detector.score_samples(doubled.X), rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(mine, detector.decision_function(doubled.X), rtol=1e-6, atol=1e-9)
             split = result.metrics["detectors"][name]["splits"]["test"]
             assert split["distinct_records_scored"] <= len(test.rows)
             if model == "cnn_lstm":  # family predictions follow their rows too
@@ -243,7 +243,7 @@ def test_a_cross_dataset_run_is_checked_for_degeneracy_on_its_own_splits():
     class Constant:  # a fitted detector that scores every record alike
         threshold_ = 0.5
 
-        def score_samples(self, X):
+        def decision_function(self, X):
             return np.full(len(X), 0.7)
 
     rows = pd.DataFrame({"part": "test", "record_id": range(4), "label": ["normal", "normal", "smurf", "smurf"],

@@ -37,7 +37,7 @@ def seed_rows(data, seed: int):
 
 
 def codes_or_scores(part, X):
-    return part.transform(X) if hasattr(part, "transform") else part.score_samples(X)
+    return part.transform(X) if hasattr(part, "transform") else part.decision_function(X)
 
 
 def rising_val(data, seed: int):
@@ -233,7 +233,7 @@ for model in ("denoising_ae", "mdae"):
     stacked.fit_together(group, [seed_rows(data, seed) for seed in range(5)])
     alone = part(3)
     stacked.fit_together([alone], [seed_rows(data, 3)])
-    score = (lambda p, X: p.transform(X)) if model == "mdae" else (lambda p, X: p.score_samples(X))
+    score = (lambda p, X: p.transform(X)) if model == "mdae" else (lambda p, X: p.decision_function(X))
     Xt = data[2][0]
     out[model] = {"identical": bool(np.array_equal(score(alone, Xt), score(group[3], Xt)) and alone.history_ == group[3].history_),
                   "other_seed_differs": not np.array_equal(score(group[2], Xt), score(group[3], Xt)),
@@ -242,7 +242,7 @@ detectors = build_detectors("deep_ae", {"epochs": 2}, seed=0, threads=2)
 detectors["deep_ae"].fit(data[0][0], data[0][1], data[1][0], data[1][1])
 save_detectors(detectors, sys.argv[2])
 back = load_detectors(sys.argv[2])
-out["reloaded_scores_equal"] = bool(np.array_equal(back["deep_ae"].score_samples(data[2][0]), detectors["deep_ae"].score_samples(data[2][0])))
+out["reloaded_scores_equal"] = bool(np.array_equal(back["deep_ae"].decision_function(data[2][0]), detectors["deep_ae"].decision_function(data[2][0])))
 print(json.dumps(out))
 """
 

@@ -14,7 +14,7 @@ with job(snakemake, "latent_figure") as log:
     codes = {}
     for model_dir in snakemake.input.models:
         detectors = load_detectors(model_dir)
-        encoder = next(iter(detectors.values())).encoder  # shared by the classifiers
+        encoder = next(iter(detectors.values())).encoder_  # fitted once, shared by the classifiers
         codes[Path(model_dir).parts[-3]] = encoder.transform(test.X)
     latent_figure(codes, test.rows["is_attack"].to_numpy(bool), f"{snakemake.wildcards.dataset}: latent codes",
                   snakemake.output.png, snakemake.output.svg)

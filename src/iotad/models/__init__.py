@@ -1,5 +1,5 @@
-"""Detectors with one API (scikit-learn / PyOD style): ``fit(X, y=None, X_val=None, y_val=None)``
-returns self, learned state in trailing-underscore attributes, ``score_samples`` gives a continuous
+"""Detectors with one API: scikit-learn estimators with PyOD's semantics (``models.base``):
+``fit(X, y=None, X_val=None, y_val=None)`` returns self, ``decision_function`` gives a continuous
 anomaly score (higher = more anomalous), ``predict`` applies ``threshold_``.
 
 ``build_detectors`` is the registry: a config model name and its hyperparameters give the detectors
@@ -14,11 +14,16 @@ from pathlib import Path
 
 AUTOENCODERS = ("denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae")
 LATENT = ("raw", "ae", "dae", "vae", "mae", "mdae", "mvae")
-BASELINES = {"pca": "PcaDetector", "isolation_forest": "IsolationForestDetector", "ocsvm": "OneClassSvmDetector"}
+BASELINES = {"pca": "PcaDetector", "ocsvm": "OneClassSvmDetector"}
 SUPERVISED = ("cnn_lstm",)
+# Any PyOD detector (or one's own class with its interface): {model: pyod, class: ECOD, ...its parameters};
+# and baselines PyOD provides under their own names (iotad's hand-written Isolation Forest gave the same
+# AUROCs: tests/unit/test_pyod_models.py).
+PYOD = ("pyod",)
+PYOD_BASELINES = {"isolation_forest": "IForest"}
 # Scores come from the canonicalization stage (novelty LOF fitted on the training split).
 PRECOMPUTED = ("lof",)
-MODELS = (*AUTOENCODERS, "cnn_lstm", *LATENT, *BASELINES, *PRECOMPUTED)
+MODELS = (*AUTOENCODERS, "cnn_lstm", *LATENT, *BASELINES, *PYOD_BASELINES, *PYOD, *PRECOMPUTED)
 
 
 def build_detectors(name: str, params: dict, seed: int, threads: int | None) -> dict:
@@ -43,6 +48,16 @@ def build_detectors(name: str, params: dict, seed: int, threads: int | None) -> 
         from .cnn_lstm import CnnLstmDetector
 
         return {name: CnnLstmDetector(seed=seed, threads=threads, **params)}
+    if model in PYOD_BASELINES:
+        model, params["class"] = "pyod", PYOD_BASELINES[model]
+    if model == "pyod":
+        from .pyod_models import PyodDetector
+
+        if "class" not in params:
+            raise ValueError("model 'pyod' needs 'class': a class of pyod.models (e.g. ECOD) or an import path")
+        own = {key: params.pop(key) for key in ("threshold_rule", "percentile", "threshold_value", "max_normal_rows")
+               if key in params}
+        return {name: PyodDetector(detector=params.pop("class"), options=params, seed=seed, threads=threads, **own)}
     if model in BASELINES:
         from . import baselines
 
@@ -157,7 +172,8 @@ def check_model_params(models: list[str], hyperparameters: dict, where: str = "h
                 raise ValueError(f"{key}: {model} takes none here; set them under '{model}:'")
             continue
         try:
-            build_detectors(name, params, seed=0, threads=None)
+            for detector in build_detectors(name, params, seed=0, threads=None).values():
+                detector.check_params()
         except TypeError as exc:
             if isinstance(exc, ValueError):  # scikit-learn's InvalidParameterError is both: a value
                 raise ValueError(f"{key}: {exc}") from None

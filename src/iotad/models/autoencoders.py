@@ -13,14 +13,14 @@ ends with, and is what scores, saves and loads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from ..thresholds import choose_threshold, predict
 from . import keras_setup, params, stacked
+from .base import Detector, attack_marks
 
 VARIANTS = {
     "denoising_ae": {"input_dropout": True, "l2_first": False, "sparse_code": False},
@@ -93,8 +93,8 @@ class AutoencoderNet(stacked.Net):
         return self.l2 * ops.sum(ops.square(params[0])) if self.options["l2_first"] else None
 
 
-@dataclass
-class AutoencoderDetector:
+@dataclass(repr=False, eq=False)
+class AutoencoderDetector(Detector):
     variant: str = "deep_ae"
     epochs: int = 50
     batch_size: int = 256
@@ -105,11 +105,11 @@ class AutoencoderDetector:
     threshold_value: float | None = None
     seed: int = 0
     threads: int | None = None
-    layer_options: dict = field(default_factory=dict)
+    layer_options: dict | None = None  # build_autoencoder's hidden, code, l2, l1_code, dropout (None: its defaults)
     backend: str | None = None  # the Keras backend to train on: tensorflow | jax; None: the process's ($KERAS_BACKEND)
 
     _parameter_constraints: ClassVar[dict] = {
-        "variant": [StrOptions(set(VARIANTS))], **params.TRAINING, **params.COMMON, "layer_options": [dict],
+        "variant": [StrOptions(set(VARIANTS))], **params.TRAINING, **params.COMMON, "layer_options": [dict, None],
         "backend": stacked.BACKEND_CONSTRAINT,
     }
     # build_autoencoder's keyword arguments that the config may set (learning_rate is the detector's own).
@@ -118,9 +118,9 @@ class AutoencoderDetector:
         "l1_code": [params.NON_NEGATIVE_REAL], "dropout": [params.FRACTION],
     }
 
-    def __post_init__(self):
+    def check_params(self) -> None:
         params.check(self)
-        params.check_options(self.layer_options, self._layer_constraints, f"{type(self).__name__}.layer_options")
+        params.check_options(self.layer_options or {}, self._layer_constraints, f"{type(self).__name__}.layer_options")
 
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on the normal rows of X (all rows when y is None); early stopping and the threshold
@@ -129,24 +129,24 @@ class AutoencoderDetector:
         return stacked.fit_together([self], [(X, y, X_val, y_val)])[0]
 
     def _training_task(self, X, y, X_val, y_val) -> stacked.Task:
+        self.check_params()
         stacked.check_backend(self.backend, type(self).__name__)
-        X = np.asarray(X, dtype="float32")
-        normal = X if y is None else X[~np.asarray(y, dtype=bool)]
-        val_normal = val_attack = None
+        X = self._check_input(X, reset=True)
+        normal = X if y is None else X[~attack_marks(y)]
+        val_normal = None
         if X_val is not None:
-            X_val = np.asarray(X_val, dtype="float32")
-            val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
-            val_normal = X_val[~val_attack]
+            X_val = self._check_input(X_val, reset=False)
+            val_normal = X_val if y_val is None else X_val[~attack_marks(y_val)]
         if not len(normal):
             raise ValueError("no normal rows to train on: the autoencoder learns to reconstruct normal traffic")
         keras_setup.configure(self.seed, self.threads)  # the initial weights: this seed's, as in a process of its own
-        self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **self.layer_options)
+        self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **(self.layer_options or {}))
         validate = val_normal is not None and len(val_normal) > 0
         return stacked.Task(
-            AutoencoderNet(self.model_, self.variant, self.layer_options), normal, None,
+            AutoencoderNet(self.model_, self.variant, self.layer_options or {}), normal, None,
             val_normal if validate else None, None, seed=self.seed, epochs=self.epochs, batch_size=self.batch_size,
             learning_rate=self.learning_rate, patience=self.patience if validate else None,
-            context={"normal": normal, "X_val": X_val, "val_attack": val_attack},
+            context={"normal": normal, "X_val": X_val, "y_val": y_val},
         )
 
     def _finish_training(self, task: stacked.Task, result: stacked.Result, *_) -> None:
@@ -154,27 +154,21 @@ class AutoencoderDetector:
         self.fit_seconds_ = result.seconds  # this seed's share of the training time of the seeds trained with it
         self.history_ = result.history
         self.n_params_ = int(self.model_.count_params())
-        normal, X_val, val_attack = task.context["normal"], task.context["X_val"], task.context["val_attack"]
+        normal = task.context["normal"]
         # The final model's plain reconstruction error on its training normals (no dropout, no
         # penalty); the history's last loss is the notebook's threshold (dropout and penalties in).
-        self.train_mse_ = float(np.mean(self.score_samples(normal)))
+        training_scores = self._decision_function(normal)
+        self.train_mse_ = float(np.mean(training_scores))
         last_loss = self.history_["loss"][-1]
         self.alternative_thresholds_ = {} if self.threshold_rule == "last_loss" else {"last_loss": last_loss}
-        self.threshold_ = choose_threshold(
-            self.threshold_rule,
-            val_scores=self.score_samples(X_val) if X_val is not None else None,
-            val_is_attack=val_attack if X_val is not None else None,
-            percentile=self.percentile, value=self.threshold_value,
-            last_training_loss=last_loss,
-        )
+        self.threshold_ = self._choose_threshold(training_scores, task.context["X_val"], task.context["y_val"],
+                                                 last_training_loss=last_loss)
+        self._record_training_scores(training_scores)
 
-    def score_samples(self, X) -> np.ndarray:
-        """Per-record reconstruction MSE (higher = more anomalous)."""
-        X = np.asarray(X, dtype="float32")
+    def _decision_function(self, X: np.ndarray) -> np.ndarray:
         reconstruction = keras_setup.predict_in_chunks(self.model_, X)
         return np.mean(np.square(X - reconstruction), axis=1, dtype="float64")
 
-    decision_function = score_samples
-
-    def predict(self, X) -> np.ndarray:
-        return predict(self.score_samples(X), self.threshold_).astype(int)
+    def decision_function(self, X) -> np.ndarray:
+        """Per-record reconstruction MSE (higher = more anomalous)."""
+        return self._decision_function(self._check_fitted_input(X))

@@ -1,5 +1,6 @@
 """Classical one-class baselines (scikit-learn) beside the seed paper's autoencoders: PCA
-reconstruction error, Isolation Forest and a one-class SVM. Like the autoencoders they are trained on
+reconstruction error and a one-class SVM (Isolation Forest and the rest come from PyOD:
+``pyod_models``). Like the autoencoders they are trained on
 normal rows only and take their threshold from the validation split, so the comparison isolates the
 model, not the protocol.
 """
@@ -14,16 +15,15 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
-from ..outliers import distinct_rows
-from ..thresholds import choose_threshold, predict
 from . import params
+from .base import Detector, attack_marks
 
 
-def scores_of_distinct(score_samples, X) -> np.ndarray:
-    """``score_samples(X)``, computing each distinct row once (validation splits repeat rows: kddcup99's
-    most of them) and copying its score to the repeats."""
-    unique, row_to_unique, _ = distinct_rows(np.asarray(X, dtype="float32"))
-    return score_samples(unique)[row_to_unique]
+def seeded_subsample(rows: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """At most ``max_rows`` of ``rows``, drawn without replacement by ``seed``, in their order."""
+    if max_rows is None or len(rows) <= max_rows:
+        return rows
+    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), size=max_rows, replace=False))]
 
 
 def rbf_expansion(X, support_vectors: np.ndarray, coefficients: np.ndarray, gamma: float,
@@ -43,12 +43,11 @@ def rbf_expansion(X, support_vectors: np.ndarray, coefficients: np.ndarray, gamm
     return out
 
 
-@dataclass(kw_only=True)
-class _OneClassBaseline:
+@dataclass(kw_only=True, repr=False, eq=False)
+class _OneClassBaseline(Detector):
     """Shared protocol: pick the normal training rows, time the fit, choose the threshold. Subclasses
     are dataclasses whose own hyperparameters come first (positional); these are keyword-only."""
 
-    target: ClassVar[str] = "binary"
     threshold_rule: str = "percentile"
     percentile: float = 99.0
     threshold_value: float | None = None
@@ -57,49 +56,42 @@ class _OneClassBaseline:
 
     _parameter_constraints: ClassVar[dict] = params.COMMON
 
-    def __post_init__(self):
-        params.check(self)
-
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on the normal rows of X (all rows when y is None); the threshold uses the validation
-        split only."""
+        split only (without one: the training rows' scores)."""
+        self.check_params()
         if self.threshold_rule == "last_loss":
             raise ValueError(f"threshold rule 'last_loss' needs a training loss, which {type(self).__name__} "
                              "does not have; use 'percentile', 'best_f1' or 'fixed'")
-        X = np.asarray(X, dtype="float32")
-        normal = X if y is None else X[~np.asarray(y, dtype=bool)]
+        X = self._check_input(X, reset=True)
+        normal = X if y is None else X[~attack_marks(y)]
         if not len(normal):
             raise ValueError("no normal rows to train on")
         start = time.perf_counter()
-        self._fit_normal(normal)
+        normal = self._fit_normal(normal)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_: dict[str, list[float]] = {}
-        val_attack = None
-        if X_val is not None:
-            X_val = np.asarray(X_val, dtype="float32")
-            val_attack = np.zeros(len(X_val), bool) if y_val is None else np.asarray(y_val, dtype=bool)
-        self.threshold_ = choose_threshold(
-            self.threshold_rule,
-            val_scores=scores_of_distinct(self.score_samples, X_val) if X_val is not None else None,
-            val_is_attack=val_attack,
-            percentile=self.percentile, value=self.threshold_value,
-        )
+        training_scores = self._training_scores(normal)
+        self.threshold_ = self._choose_threshold(training_scores, X_val, y_val)
+        self._record_training_scores(training_scores)
         return self
 
-    def _fit_normal(self, normal: np.ndarray) -> None:
+    def _fit_normal(self, normal: np.ndarray) -> np.ndarray:
+        """Fit the model on normal rows; returns the rows it was fitted on."""
         raise NotImplementedError
 
-    def score_samples(self, X) -> np.ndarray:
+    def _training_scores(self, normal: np.ndarray) -> np.ndarray:
+        """The scores of the rows the model was fitted on (``decision_scores_``)."""
+        return self._decision_function(normal)
+
+    def _decision_function(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def decision_function(self, X) -> np.ndarray:
-        return self.score_samples(X)
-
-    def predict(self, X) -> np.ndarray:
-        return predict(self.score_samples(X), self.threshold_).astype(int)
+        return self._decision_function(self._check_fitted_input(X))
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class PcaDetector(_OneClassBaseline):
     """Linear counterpart of the autoencoder: score = per-record MSE of the PCA reconstruction.
     ``n_components`` below 1 is the share of variance to keep. The full SVD makes it deterministic."""
@@ -115,38 +107,15 @@ class PcaDetector(_OneClassBaseline):
 
         self.model_ = PCA(n_components=self.n_components, svd_solver="full", random_state=self.seed).fit(normal)
         self.n_params_ = int(self.model_.components_.size + self.model_.mean_.size)
+        return normal
 
-    def score_samples(self, X) -> np.ndarray:
+    def _decision_function(self, X) -> np.ndarray:
         """Per-record reconstruction MSE (higher = more anomalous)."""
-        X = np.asarray(X, dtype="float32")
         reconstruction = self.model_.inverse_transform(self.model_.transform(X))
         return np.mean((X.astype("float64") - reconstruction) ** 2, axis=1)
 
 
-@dataclass
-class IsolationForestDetector(_OneClassBaseline):
-    """Isolation Forest on normal rows; score = minus sklearn's score_samples (short paths = anomalous)."""
-
-    n_estimators: int = 100
-    max_samples: int | float | str = "auto"
-
-    _parameter_constraints: ClassVar[dict] = {
-        **params.COMMON, "n_estimators": [params.POSITIVE_INT],
-        "max_samples": [StrOptions({"auto"}), params.POSITIVE_INT, Interval(RealNotInt, 0, 1, closed="right")],
-    }
-
-    def _fit_normal(self, normal: np.ndarray) -> None:
-        from sklearn.ensemble import IsolationForest
-
-        self.model_ = IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
-                                      random_state=self.seed, n_jobs=self.threads).fit(normal)
-        self.n_params_ = int(sum(tree.tree_.node_count for tree in self.model_.estimators_))
-
-    def score_samples(self, X) -> np.ndarray:
-        return -self.model_.score_samples(np.asarray(X, dtype="float32")).astype("float64")
-
-
-@dataclass
+@dataclass(repr=False, eq=False)
 class OneClassSvmDetector(_OneClassBaseline):
     """RBF one-class SVM on normal rows; score = minus sklearn's score_samples.
 
@@ -169,14 +138,12 @@ class OneClassSvmDetector(_OneClassBaseline):
     def _fit_normal(self, normal: np.ndarray) -> None:
         from sklearn.svm import OneClassSVM
 
-        if self.max_normal_rows is not None and len(normal) > self.max_normal_rows:
-            rng = np.random.default_rng(self.seed)
-            normal = normal[np.sort(rng.choice(len(normal), size=self.max_normal_rows, replace=False))]
+        normal = seeded_subsample(normal, self.max_normal_rows, self.seed)
         self.train_rows_ = int(len(normal))
         self.model_ = OneClassSVM(nu=self.nu, gamma=self.gamma).fit(normal)
         self.n_params_ = int(self.model_.support_vectors_.size)
+        return normal
 
-    def score_samples(self, X) -> np.ndarray:
+    def _decision_function(self, X) -> np.ndarray:
         """Minus scikit-learn's ``score_samples`` (its kernel expansion without the offset)."""
-        return -rbf_expansion(np.asarray(X, dtype="float32"), self.model_.support_vectors_,
-                              self.model_.dual_coef_.ravel(), self.model_._gamma)
+        return -rbf_expansion(X, self.model_.support_vectors_, self.model_.dual_coef_.ravel(), self.model_._gamma)

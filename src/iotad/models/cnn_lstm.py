@@ -13,8 +13,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..outliers import distinct_rows
-from ..thresholds import choose_threshold, predict
 from . import keras_setup, params
+from .base import Detector
 
 NORMAL = "normal"
 
@@ -61,8 +61,8 @@ def _distinct_weighted(X: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np
     return unique[:, :-1], unique[:, -1].astype(codes.dtype), counts * (len(unique) / len(X))
 
 
-@dataclass
-class CnnLstmDetector:
+@dataclass(repr=False, eq=False)
+class CnnLstmDetector(Detector):
     target: ClassVar[str] = "family"
 
     epochs: int = 20
@@ -90,17 +90,15 @@ class CnnLstmDetector:
                                                      "dense_units")},
     }
 
-    def __post_init__(self):
-        params.check(self)
-
     def fit(self, X, y=None, X_val=None, y_val=None):
         """Train on all rows of X with their family names y; early stopping (and a 'percentile' or
         'best_f1' threshold) use the validation split only."""
+        self.check_params()
         if self.threshold_rule == "last_loss":
             raise ValueError("threshold rule 'last_loss' does not apply to CnnLstmDetector: its training loss is "
                              "a cross-entropy, not a score; use 'fixed', 'percentile' or 'best_f1'")
         keras_setup.configure(self.seed, self.threads)
-        X = np.asarray(X, dtype="float32")
+        X = self._check_input(X, reset=True)
         families = _families(y, "y")
         self.classes_ = np.unique(families)
         if NORMAL not in self.classes_:
@@ -112,7 +110,7 @@ class CnnLstmDetector:
         validation = None
         val_attack = None
         if X_val is not None:
-            X_val = np.asarray(X_val, dtype="float32")
+            X_val = self._check_input(X_val, reset=False)
             val_families = _families(y_val, "y_val")
             val_attack = val_families != NORMAL
             # Validation families absent from training (e.g. an unseen attack family) have no output
@@ -136,35 +134,30 @@ class CnnLstmDetector:
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.n_params_ = int(self.model_.count_params())
-        self.threshold_ = choose_threshold(
-            self.threshold_rule,
-            val_scores=self.score_samples(X_val) if X_val is not None and self.threshold_rule != "fixed" else None,
-            val_is_attack=val_attack,
-            percentile=self.percentile, value=self.threshold_value,
-        )
+        training_scores = self.decision_function(X)
+        if X_val is None:  # a rule reading scores reads the training rows', attacks marked
+            X_val, val_attack = X, families != NORMAL
+        self.threshold_ = self._choose_threshold(training_scores, X_val if self.threshold_rule != "fixed" else None,
+                                                 val_attack)
+        self._record_training_scores(training_scores)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax probabilities, one column per entry of ``classes_``."""
+        X = self._check_fitted_input(X)
         return keras_setup.predict_in_chunks(self.model_, X)
 
-    def score_samples(self, X) -> np.ndarray:
+    def decision_function(self, X) -> np.ndarray:
         """1 - P(normal) (higher = more anomalous), computed as the sum of the attack-family
         probabilities: the same number, but without float32 cancellation for confident normals, so
         AUROC can still rank them."""
-        return self.score_samples_and_families(X)[0]
+        return self.decision_function_and_families(X)[0]
 
-    decision_function = score_samples
-
-    def score_samples_and_families(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """``score_samples`` and ``predict_family`` from one pass of the network (the LSTM scores
-        ~10,000 records/s on one core: a second pass over kddcup99's 311,029 test rows costs 30 s)."""
+    def decision_function_and_families(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """``decision_function`` and ``predict_family`` from one pass of the network (the LSTM is slow)."""
         proba = self.predict_proba(X).astype("float64")
         return np.delete(proba, self.normal_index_, axis=1).sum(axis=1), self.classes_[np.argmax(proba, axis=1)]
 
-    def predict(self, X) -> np.ndarray:
-        return predict(self.score_samples(X), self.threshold_).astype(int)
-
     def predict_family(self, X) -> np.ndarray:
         """The most probable family name per record (for multi-class metrics)."""
-        return self.score_samples_and_families(X)[1]
+        return self.decision_function_and_families(X)[1]

@@ -22,19 +22,21 @@ classifiers run on the features themselves. Every classifier's anomaly score is 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression, Perceptron
 from sklearn.neighbors import NearestCentroid
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import LinearSVC
-
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..thresholds import predict
 from . import keras_setup, params, stacked
+from .base import Detector
 
 # representation -> (input noise, variational, class centres (normal, attack) or None, latent-term weight)
 REPRESENTATIONS = {
@@ -144,10 +146,10 @@ class LatentNet(stacked.Net):
         return {"latent_loss": latent, "reconstruction_loss": rebuilt}, per_row
 
 
-@dataclass
-class LatentEncoder:
+@dataclass(repr=False, eq=False)
+class LatentEncoder(BaseEstimator):
     """Learns one of ``REPRESENTATIONS`` (``raw``: the features themselves) and maps rows to
-    MinMax-scaled codes."""
+    MinMax-scaled codes (a scikit-learn transformer: ``fit(X, y, X_val, y_val)``, ``transform``)."""
 
     representation: str = "mae"
     epochs: int = 100
@@ -170,7 +172,8 @@ class LatentEncoder:
         "seed": params.COMMON["seed"], "threads": params.COMMON["threads"],
     }
 
-    def __post_init__(self):
+    def check_params(self) -> None:
+        """Raise for a hyperparameter outside its declared constraint (fit calls it; so does the config check)."""
         params.check(self)
         params.check_sequence(self.hidden, type(self).__name__, "hidden")
         if self.centres is not None and len(self.centres) != 2:
@@ -188,12 +191,13 @@ class LatentEncoder:
         return stacked.fit_together([self], [(X, y, X_val, y_val)])[0]
 
     def _training_task(self, X, y, X_val, y_val) -> stacked.Task | None:
+        self.check_params()
+        X = validate_data(self, X, dtype="float32")
         self.history_, self.n_params_, self.fit_seconds_ = {}, 0, 0.0
         if self.representation == "raw":
             self.model_ = self.encoder_ = None
             return None
         stacked.check_backend(self.backend, type(self).__name__)
-        X = np.asarray(X, dtype="float32")
         keras_setup.configure(self.seed, self.threads)  # the initial weights: this seed's, as in a process of its own
         self.model_, self.encoder_ = build_latent_model(
             X.shape[1], self.representation, hidden=tuple(self.hidden), code=self.code,
@@ -222,49 +226,56 @@ class LatentEncoder:
         return X if self.encoder_ is None else keras_setup.predict_in_chunks(self.encoder_, X)
 
     def transform(self, X) -> np.ndarray:
-        return self.scaler_.transform(self._codes(X)).astype("float32")
+        check_is_fitted(self, "scaler_")
+        return self.scaler_.transform(self._codes(validate_data(self, X, dtype="float32", reset=False))).astype("float32")
 
 
-@dataclass
-class LatentClassifierDetector:
-    """One (representation, classifier) pair: a fitted ``LatentEncoder`` shared by the four
-    classifiers, and one classifier trained on its codes with the binary labels."""
+@dataclass(repr=False, eq=False)
+class LatentClassifierDetector(Detector):
+    """One (representation, classifier) pair: ``encoder`` (a ``LatentEncoder``'s hyperparameters) is
+    fitted in ``fit`` as ``encoder_``, then one classifier learns the binary labels from its codes.
+    The four classifiers of a job read one encoder: the job fits it once and passes it fitted as a
+    ``sklearn.frozen.FrozenEstimator``, which ``fit`` uses as it is."""
 
     target: ClassVar[str] = "binary"
 
-    encoder: LatentEncoder = field(default_factory=LatentEncoder)
+    encoder: LatentEncoder | FrozenEstimator | None = None  # None: LatentEncoder() (Vu et al.'s MAE)
     classifier: str = "logistic_regression"
     seed: int = 0
 
     _parameter_constraints: ClassVar[dict] = {
-        "encoder": [LatentEncoder], "classifier": [StrOptions(set(CLASSIFIERS))], "seed": params.COMMON["seed"],
+        "encoder": [LatentEncoder, FrozenEstimator, None], "classifier": [StrOptions(set(CLASSIFIERS))],
+        "seed": params.COMMON["seed"],
     }
 
-    def __post_init__(self):
+    def check_params(self) -> None:
         params.check(self)
+        if isinstance(self.encoder, LatentEncoder):
+            self.encoder.check_params()
 
     def fit(self, X, y, X_val=None, y_val=None):
-        present = np.unique(np.asarray(y, dtype=bool))
+        self.check_params()
+        X = self._check_input(X, reset=True)
+        y = np.asarray(y, dtype=bool)
+        present = np.unique(y)
         if len(present) < 2:
             raise ValueError(f"the training rows are all {'attacks' if present.all() else 'normal'}: the "
                              f"{self.classifier} classifier needs normal and attack rows to learn from; for such data use "
                              "a one-class model (an autoencoder, pca, isolation_forest, ocsvm)")
-        if not hasattr(self.encoder, "scaler_"):
-            self.encoder.fit(X, y, X_val, y_val)
+        encoder = LatentEncoder() if self.encoder is None else self.encoder
+        self.encoder_ = clone(encoder).fit(X, y, X_val, y_val)  # a frozen encoder stays as fitted
         start = time.perf_counter()
-        self.classifier_ = CLASSIFIERS[self.classifier](self.seed).fit(self.encoder.transform(X), np.asarray(y, dtype=bool))
+        codes = self.encoder_.transform(X)
+        self.classifier_ = CLASSIFIERS[self.classifier](self.seed).fit(codes, y)
         # The shared encoder's training time counts for every classifier reading its codes.
-        self.fit_seconds_ = self.encoder.fit_seconds_ + time.perf_counter() - start
+        self.fit_seconds_ = self.encoder_.fit_seconds_ + time.perf_counter() - start
         self.threshold_ = 0.0  # the classifiers' own rule: decision function > 0 means attack
-        self.history_ = self.encoder.history_
-        self.n_params_ = self.encoder.n_params_ + int(sum(np.size(v) for k, v in vars(self.classifier_).items()
-                                                          if k in ("coef_", "intercept_", "centroids_")))
+        self.history_ = self.encoder_.history_
+        self.n_params_ = self.encoder_.n_params_ + int(sum(np.size(v) for k, v in vars(self.classifier_).items()
+                                                           if k in ("coef_", "intercept_", "centroids_")))
+        self._record_training_scores(self.classifier_.decision_function(codes))
         return self
 
-    def score_samples(self, X) -> np.ndarray:
-        return np.asarray(self.classifier_.decision_function(self.encoder.transform(X)), dtype="float64")
-
-    decision_function = score_samples
-
-    def predict(self, X) -> np.ndarray:
-        return predict(self.score_samples(X), self.threshold_).astype(int)
+    def decision_function(self, X) -> np.ndarray:
+        X = self._check_fitted_input(X)
+        return np.asarray(self.classifier_.decision_function(self.encoder_.transform(X)), dtype="float64")

@@ -1,7 +1,7 @@
 """The detectors' declared hyperparameter types and ranges, in scikit-learn's constraint language.
 
 Each detector class lists a constraint for every field in ``_parameter_constraints`` and checks its
-values when it is built (``check``); the workflow builds every configured detector at start-up, so a
+values in ``fit`` (``check``); the workflow checks every configured detector at start-up, so a
 wrong value in the config stops the run before any job, with scikit-learn's message naming the
 parameter, the allowed values and the value given.
 """

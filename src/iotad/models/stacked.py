@@ -451,7 +451,7 @@ def trainable_part(detector):
     """The part of a detector this engine trains (the detector itself, or a latent classifier's
     encoder), or None."""
     part = getattr(detector, "encoder", detector)
-    return part if hasattr(part, "_training_task") else None
+    return part if hasattr(type(part), "_training_task") else None  # not a frozen (fitted) encoder
 
 
 def fit_together(detectors: list, data: list[tuple], names: list[str] | None = None, log=None) -> list:

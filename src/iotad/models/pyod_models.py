@@ -1,0 +1,83 @@
+"""Any PyOD detector (or any class with PyOD's ``fit(X)`` / ``decision_function(X)``, higher = more
+anomalous) as an iotad baseline: trained on the normal training rows like the other one-class
+baselines, thresholded by the same rules on the validation split (PyOD's own contamination
+threshold is not used), scored, tracked and reported like every other model.
+
+Config: ``{model: pyod, class: ECOD}`` plus the class's own parameters, e.g.
+``knn: {model: pyod, class: KNN, n_neighbors: 10, max_normal_rows: 20000}``. ``class`` is a class of
+``pyod.models`` (``ECOD`` is looked up in ``pyod.models.ecod``) or a full import path
+(``mypackage.detectors.MyDetector``, for one's own detector). A class taking ``random_state`` gets
+the run's seed, one taking ``n_jobs`` the job's threads, unless the config sets them.
+
+PyOD's ECOD and COPOD score new rows by recomputing their empirical distributions over the training
+rows *and the rows being scored* (PyOD issues #400, #401, #604), so a test row's score depends on
+the other rows scored with it: iotad scores each split's distinct rows as one batch, the validation
+split's (for the threshold) as another.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from . import params
+from .baselines import _OneClassBaseline, seeded_subsample
+
+
+def pyod_class(name: str) -> type:
+    """The detector class ``name`` names: a full import path, or a class of ``pyod.models``."""
+    if "." in name:
+        module, _, attribute = name.rpartition(".")
+    else:
+        module, attribute = f"pyod.models.{name.lower()}", name
+    try:
+        cls = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError):
+        raise ValueError(f"no detector class {name!r}: give a class of pyod.models (ECOD, COPOD, HBOS, KNN, "
+                         "IForest, LODA, ...) or a full import path (package.module.Class)") from None
+    for method in ("fit", "decision_function"):
+        if not callable(getattr(cls, method, None)):
+            raise ValueError(f"detector class {name!r} has no {method}() (a PyOD detector's interface)")
+    return cls
+
+
+@dataclass(repr=False, eq=False)
+class PyodDetector(_OneClassBaseline):
+    detector: str = "ECOD"  # the config's `class`
+    options: dict | None = None  # the class's own parameters
+    max_normal_rows: int | None = None  # a seeded subsample of the normal rows for costly methods (KNN)
+
+    _parameter_constraints: ClassVar[dict] = {
+        **params.COMMON, "detector": [str], "options": [dict, None], "max_normal_rows": [params.POSITIVE_INT, None],
+    }
+
+    def check_params(self) -> None:
+        super().check_params()
+        self._build()  # an unknown class or parameter fails when the config is checked
+
+    def _build(self):
+        cls = pyod_class(self.detector)
+        accepted = inspect.signature(cls).parameters
+        options = self.options or {}
+        unknown = set(options) - set(accepted)
+        if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+            raise ValueError(f"{self.detector} takes no parameter(s) {sorted(unknown)}; it takes {sorted(accepted)}")
+        defaults = {"random_state": self.seed, "n_jobs": self.threads or 1}
+        return cls(**{key: value for key, value in defaults.items() if key in accepted} | options)
+
+    def _fit_normal(self, normal: np.ndarray) -> np.ndarray:
+        normal = seeded_subsample(normal, self.max_normal_rows, self.seed)
+        self.train_rows_ = int(len(normal))
+        self.model_ = self._build().fit(normal)
+        self.n_params_ = None
+        return normal
+
+    def _training_scores(self, normal: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model_.decision_scores_, dtype="float64")  # PyOD's own, from fit
+
+    def _decision_function(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model_.decision_function(X), dtype="float64")
