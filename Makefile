@@ -9,7 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test test-fast bench lint lock mlflow-server mlflow-ui
+.PHONY: help setup run quick report test test-fast bench lint lock mlflow-server mlflow-ui
+
+help:  ## this list
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 # The Python environment alone (no root needed where python3-venv is installed).
 $(BIN)/.python: pyproject.toml requirements.lock
@@ -31,6 +34,12 @@ setup: $(BIN)/.installed
 run: setup  ## the default benchmark; the same command resumes a killed run
 	$(BIN)/python -m iotad.launch --cores $(CORES)
 
+quick: setup  ## config/quick.yaml: three datasets, five models, two seeds (minutes)
+	$(BIN)/python -m iotad.launch --cores $(CORES) --configfile config/quick.yaml
+
+report: setup  ## the Snakemake report of the last run: results/report.html
+	$(BIN)/snakemake --cores 1 --report results/report.html
+
 test: setup  ## unit, real-data (needs the mirror) and workflow tests
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
@@ -48,7 +57,7 @@ bench: setup  ## prints time and peak memory (~15 minutes); whole runs: bench/wo
 MLFLOW_HOST ?= 127.0.0.1
 MLFLOW_PORT ?= 5000
 MLFLOW_DIR ?= $(CURDIR)/results/mlflow
-mlflow-server: setup
+mlflow-server: setup  ## a tracking server for jobs on several nodes (MLFLOW_HOST, MLFLOW_PORT)
 	mkdir -p $(MLFLOW_DIR)
 	$(BIN)/python -c "from iotad.tracking import whole_sqlite_store; whole_sqlite_store('sqlite:///$(MLFLOW_DIR)/mlflow.db')"
 	$(BIN)/mlflow server --host $(MLFLOW_HOST) --port $(MLFLOW_PORT) \
@@ -57,7 +66,7 @@ mlflow-server: setup
 mlflow-ui: setup  ## browse the default store (sqlite) at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-lint: setup
+lint: setup  ## Snakemake's linter
 	$(BIN)/snakemake --lint
 
 lock: setup  ## re-pin the whole environment after changing pyproject.toml
