@@ -44,6 +44,8 @@ BAD = [
     ("ocsvm", {"gamma": "large"}, "'gamma' parameter of OneClassSvmDetector"),
     ("pca", {"n_components": 1.5}, "'n_components' parameter of PcaDetector"),
     ("isolation_forest", {"n_trees": 5}, "IForest takes no parameter(s) ['n_trees']"),
+    ("isolation_forest", {"n_estimators": 0}, "IForest({'n_estimators': 0}) fails on trial rows: InvalidParameterError: The 'n_estimators' parameter"),
+    ("knn", {"model": "pyod", "class": "KNN", "method": "middle"}, "KNN({'method': 'middle'}) fails on trial rows"),
     ("deep_ae", {"max_train_rows": 0}, "'max_train_rows' parameter of the training job must be an int in the range [1, inf)"),
     ("deep_ae", {"distinct_rows": "no"}, "'distinct_rows' parameter of the training job"),
 ]
@@ -63,3 +65,14 @@ def test_a_variant_names_its_own_key_and_good_values_pass():
     with pytest.raises(ValueError, match=r"^config sweeps.runs, variant deep_ae__epochs_0: The 'epochs'"):
         check_model_params(["deep_ae__epochs_0"], {"deep_ae__epochs_0": {"model": "deep_ae", "epochs": 0}},
                            where="sweeps.runs, variant {name}")
+
+
+def test_a_sweeps_default_point_reads_a_pyod_classs_own_parameters():
+    """The value the grid's run trains with: the config's, else the PyOD class's default (KNN's
+    n_neighbors 5, method 'largest'), next to iotad's own fields (percentile 99)."""
+    from iotad.config import sweep_defaults
+
+    hyperparameters = {"knn": {"model": "pyod", "class": "KNN", "n_neighbors": 7}, "hbos": {"model": "pyod", "class": "HBOS"}}
+    runs = [{"model": "knn", "parameter": "n_neighbors"}, {"model": "knn", "parameter": "method"},
+            {"model": "hbos", "parameter": "n_bins"}, {"model": "hbos", "parameter": "percentile"}]
+    assert [p["value"] for p in sweep_defaults({"runs": runs}, hyperparameters)] == [7, "largest", 10, 99.0]

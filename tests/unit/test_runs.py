@@ -265,3 +265,16 @@ def test_a_training_split_with_one_class_names_the_job_and_detector(matrices, mo
     with pytest.raises(ValueError, match=f"^nsl-kdd/{model}/seed3: {message}"):
         run_job(model, {"epochs": 1} if model != "raw" else {}, seed=3, threads=2, train=one_class, val=val,
                 tests={"test": test}, dataset="nsl-kdd")
+
+
+def test_a_latent_job_fits_one_encoder_per_seed_for_its_classifiers(matrices, tmp_path):
+    """The job trains one encoder and hands it, fitted, to every classifier of the model (not one
+    encoder per classifier); saved, it is written once."""
+    from iotad.models import save_detectors
+
+    result = job(matrices, "mae", {"epochs": 1, "max_train_rows": 3000, "classifiers": ["perceptron", "linear_svc"]}, 0)
+    first, second = result.detectors.values()
+    assert first.encoder_ is second.encoder_
+    assert first.encoder_.estimator.history_ == result.histories["mae:perceptron"]
+    save_detectors(result.detectors, tmp_path)
+    assert len(list(tmp_path.glob("*.keras"))) == 2  # the training network and its encoder, once

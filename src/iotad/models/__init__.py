@@ -128,6 +128,13 @@ def resolved_hyperparameter(name: str, hyperparameters: dict, parameter: str):
     detector = next(iter(build_detectors(name, params, seed=0, threads=None).values()))
     detector = getattr(detector, "encoder", detector)  # a latent model's hyperparameters are its encoder's
     head, _, leaf = parameter.partition(".")
+    if not hasattr(detector, head) and hasattr(detector, "options"):  # a PyOD class's own parameter
+        import inspect
+
+        from .pyod_models import pyod_class
+
+        signature = inspect.signature(pyod_class(detector.detector)).parameters
+        return (detector.options or {}).get(head, signature[head].default if head in signature else None)
     value = getattr(detector, head)
     if leaf:
         import inspect

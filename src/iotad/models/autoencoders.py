@@ -134,9 +134,11 @@ class AutoencoderDetector(Detector):
         X = self._check_input(X, reset=True)
         normal = X if y is None else X[~attack_marks(y)]
         val_normal = None
-        if X_val is not None:
+        if X_val is not None and len(X_val):
             X_val = self._check_input(X_val, reset=False)
             val_normal = X_val if y_val is None else X_val[~attack_marks(y_val)]
+        else:
+            X_val = y_val = None
         if not len(normal):
             raise ValueError("no normal rows to train on: the autoencoder learns to reconstruct normal traffic")
         keras_setup.configure(self.seed, self.threads)  # the initial weights: this seed's, as in a process of its own

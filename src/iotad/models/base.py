@@ -6,8 +6,9 @@ its repr) with PyOD's outlier-detector semantics.
   the threshold, never the test split.
 - ``decision_function(X)``: the anomaly score, higher = more anomalous (PyOD's convention).
 - After ``fit``: ``threshold_`` (on the decision function), ``decision_scores_`` (the scores of the
-  rows the detector was trained on: a one-class model's normal rows, the OCSVM's subsample) and
-  ``labels_`` (those rows' 0/1 predictions), ``n_features_in_``.
+  rows the detector was trained on, as fit computed them: a one-class model's normal rows, the
+  OCSVM's subsample; PyOD's KNN leaves each row out of its own neighbours) and ``labels_`` (1 where
+  those scores exceed ``threshold_``), ``n_features_in_``.
 - ``predict(X)``: 1 where ``decision_function(X) > threshold_``, else 0 (PyOD's labels, not
   scikit-learn's outlier +1/-1).
 
@@ -60,12 +61,14 @@ class Detector(BaseEstimator):
         check_is_fitted(self)  # any fitted attribute: fit scores its validation rows before threshold_ exists
         return self._check_input(X, reset=False)
 
-    def _choose_threshold(self, training_scores, X_val=None, y_val=None, **rule_inputs) -> float:
+    def _choose_threshold(self, training_scores, X_val=None, y_val=None, training_attack=None, **rule_inputs) -> float:
         """``threshold_rule`` applied to the validation split's scores (``y_val``: which rows are
-        attacks; None: all normal); without a validation split, to the training rows' scores (as
-        PyOD's contamination does: the 99th percentile flags 1 % of them)."""
-        if X_val is None:
-            val_scores, val_attack = training_scores, np.zeros(len(training_scores), bool)
+        attacks; None: all normal); without a validation split (None or no rows), to the training
+        rows' scores (``training_attack`` marks attacks among them; as PyOD's contamination does: the
+        99th percentile flags 1 % of them)."""
+        if X_val is None or len(X_val) == 0:
+            attack = np.zeros(len(training_scores), bool) if training_attack is None else training_attack
+            val_scores, val_attack = training_scores, attack
         else:
             val_scores = scores_of_distinct(self.decision_function, X_val)
             val_attack = np.zeros(len(val_scores), bool) if y_val is None else np.asarray(y_val, dtype=bool)

@@ -109,7 +109,7 @@ class CnnLstmDetector(Detector):
 
         validation = None
         val_attack = None
-        if X_val is not None:
+        if X_val is not None and len(X_val):
             X_val = self._check_input(X_val, reset=False)
             val_families = _families(y_val, "y_val")
             val_attack = val_families != NORMAL
@@ -135,10 +135,9 @@ class CnnLstmDetector(Detector):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.n_params_ = int(self.model_.count_params())
         training_scores = self.decision_function(X)
-        if X_val is None:  # a rule reading scores reads the training rows', attacks marked
-            X_val, val_attack = X, families != NORMAL
-        self.threshold_ = self._choose_threshold(training_scores, X_val if self.threshold_rule != "fixed" else None,
-                                                 val_attack)
+        self.threshold_ = self._choose_threshold(  # a fixed threshold reads no scores: the validation rows go unscored
+            training_scores, X_val if self.threshold_rule != "fixed" else None, val_attack,
+            training_attack=families != NORMAL)
         self._record_training_scores(training_scores)
         return self
 

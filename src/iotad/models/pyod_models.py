@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,17 +29,32 @@ from . import params
 from .baselines import _OneClassBaseline, seeded_subsample
 
 
-def pyod_class(name: str) -> type:
-    """The detector class ``name`` names: a full import path, or a class of ``pyod.models``."""
+def _candidates(name: str) -> list[tuple[str, str]]:
+    """(module, attribute) pairs where ``name`` may live: its own import path, or pyod.models' module
+    named after the class (ECOD: ecod; AutoEncoder: auto_encoder)."""
     if "." in name:
         module, _, attribute = name.rpartition(".")
-    else:
-        module, attribute = f"pyod.models.{name.lower()}", name
-    try:
-        cls = getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError):
+        return [(module, attribute)]
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return [(f"pyod.models.{module}", name) for module in dict.fromkeys((name.lower(), snake))]
+
+
+def pyod_class(name: str) -> type:
+    """The detector class ``name`` names: a full import path, or a class of ``pyod.models``."""
+    cls = None
+    for module, attribute in _candidates(name):
+        try:
+            cls = getattr(importlib.import_module(module), attribute, None)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:  # no module of that name: the next candidate
+                continue
+            raise ValueError(f"detector class {name!r} needs the package {exc.name!r}, which this environment "
+                             "lacks (pip: pyproject.toml; conda: envs/models.yaml)") from None
+        if cls is not None:
+            break
+    if cls is None:
         raise ValueError(f"no detector class {name!r}: give a class of pyod.models (ECOD, COPOD, HBOS, KNN, "
-                         "IForest, LODA, ...) or a full import path (package.module.Class)") from None
+                         "IForest, LODA, AutoEncoder, ...) or a full import path (package.module.Class)")
     for method in ("fit", "decision_function"):
         if not callable(getattr(cls, method, None)):
             raise ValueError(f"detector class {name!r} has no {method}() (a PyOD detector's interface)")
@@ -56,8 +72,17 @@ class PyodDetector(_OneClassBaseline):
     }
 
     def check_params(self) -> None:
+        """Also builds the class and fits it on a few seeded random rows: PyOD's classes check their
+        parameters' values only when fitted, and a wrong value should stop the run at start-up, not
+        the job hours later."""
         super().check_params()
-        self._build()  # an unknown class or parameter fails when the config is checked
+        trial = np.random.default_rng(0).random((200, 3))
+        detector = self._build()
+        try:
+            detector.fit(trial)
+        except Exception as exc:  # whatever the class raises on a value it cannot use (PyOD: not always a ValueError)
+            raise ValueError(f"{self.detector}({self.options or {}}) fails on trial rows: "
+                             f"{type(exc).__name__}: {exc}") from None
 
     def _build(self):
         cls = pyod_class(self.detector)
@@ -73,7 +98,8 @@ class PyodDetector(_OneClassBaseline):
         normal = seeded_subsample(normal, self.max_normal_rows, self.seed)
         self.train_rows_ = int(len(normal))
         self.model_ = self._build().fit(normal)
-        self.n_params_ = None
+        trees = getattr(getattr(self.model_, "detector_", None), "estimators_", None)  # IForest: its trees' nodes
+        self.n_params_ = int(sum(tree.tree_.node_count for tree in trees)) if trees is not None else None
         return normal
 
     def _training_scores(self, normal: np.ndarray) -> np.ndarray:
