@@ -13,6 +13,8 @@ import rarfile
 from iotad.parse import ParseError, read_nbaiot
 from rar_fixture import write_stored_rar
 
+pytestmark = pytest.mark.realdata  # the header file comes from the mirror
+
 
 @pytest.fixture
 def device(tmp_path, mirror):
