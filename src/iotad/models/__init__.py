@@ -180,7 +180,7 @@ def check_model_params(models: list[str], hyperparameters: dict, where: str = "h
             continue
         try:
             for detector in build_detectors(name, params, seed=0, threads=None).values():
-                detector.check_params()
+                detector.check_config()
         except TypeError as exc:
             if isinstance(exc, ValueError):  # scikit-learn's InvalidParameterError is both: a value
                 raise ValueError(f"{key}: {exc}") from None

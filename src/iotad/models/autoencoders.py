@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from . import keras_setup, params, stacked
-from .base import Detector, attack_marks
+from .base import Detector
 
 VARIANTS = {
     "denoising_ae": {"input_dropout": True, "l2_first": False, "sparse_code": False},
@@ -132,11 +132,11 @@ class AutoencoderDetector(Detector):
         self.check_params()
         stacked.check_backend(self.backend, type(self).__name__)
         X = self._check_input(X, reset=True)
-        normal = X if y is None else X[~attack_marks(y)]
+        normal = X if y is None else X[~np.asarray(y, dtype=bool)]
         val_normal = None
         if X_val is not None and len(X_val):
             X_val = self._check_input(X_val, reset=False)
-            val_normal = X_val if y_val is None else X_val[~attack_marks(y_val)]
+            val_normal = X_val if y_val is None else X_val[~np.asarray(y_val, dtype=bool)]
         else:
             X_val = y_val = None
         if not len(normal):

@@ -38,12 +38,6 @@ def scores_of_distinct(score, X) -> np.ndarray:
     return score(unique)[row_to_unique]
 
 
-def attack_marks(y) -> np.ndarray:
-    """``y`` as a boolean attack mask (booleans, or 0 = normal and anything else an attack): a
-    one-class detector trains on the rows it does not mark."""
-    return np.asarray(y).astype(bool)
-
-
 class Detector(BaseEstimator):
     target: ClassVar[str] = "binary"  # what ``y`` holds: "binary" (is_attack) or "family" (family names)
 
@@ -51,6 +45,10 @@ class Detector(BaseEstimator):
         """Raise scikit-learn's InvalidParameterError (a ValueError) for a hyperparameter outside its
         declared constraint: ``fit`` calls it, and so does the config check before any job runs."""
         params.check(self)
+
+    def check_config(self) -> None:
+        """What the config check runs before any job: ``check_params``, and what only a trial can tell."""
+        self.check_params()
 
     def _check_input(self, X, *, reset: bool) -> np.ndarray:
         """X as a float32 matrix without NaN or infinity; ``reset`` (in fit) records its width, which

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from . import params
-from .base import Detector, attack_marks
+from .base import Detector
 
 
 def seeded_subsample(rows: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
@@ -64,7 +64,7 @@ class _OneClassBaseline(Detector):
             raise ValueError(f"threshold rule 'last_loss' needs a training loss, which {type(self).__name__} "
                              "does not have; use 'percentile', 'best_f1' or 'fixed'")
         X = self._check_input(X, reset=True)
-        normal = X if y is None else X[~attack_marks(y)]
+        normal = X if y is None else X[~np.asarray(y, dtype=bool)]
         if not len(normal):
             raise ValueError("no normal rows to train on")
         start = time.perf_counter()
@@ -135,7 +135,7 @@ class OneClassSvmDetector(_OneClassBaseline):
         "gamma": [StrOptions({"scale", "auto"}), params.POSITIVE_REAL], "max_normal_rows": [params.POSITIVE_INT, None],
     }
 
-    def _fit_normal(self, normal: np.ndarray) -> None:
+    def _fit_normal(self, normal: np.ndarray) -> np.ndarray:
         from sklearn.svm import OneClassSVM
 
         normal = seeded_subsample(normal, self.max_normal_rows, self.seed)

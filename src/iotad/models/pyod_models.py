@@ -72,14 +72,16 @@ class PyodDetector(_OneClassBaseline):
     }
 
     def check_params(self) -> None:
-        """Also builds the class and fits it on a few seeded random rows: PyOD's classes check their
-        parameters' values only when fitted, and a wrong value should stop the run at start-up, not
-        the job hours later."""
         super().check_params()
-        trial = np.random.default_rng(0).random((200, 3))
-        detector = self._build()
+        self._build()  # an unknown class or parameter name
+
+    def check_config(self) -> None:
+        """Also fits the class on a few seeded random rows: PyOD's classes check their parameters'
+        values only when fitted, and a wrong value should stop the run at start-up, not the job hours
+        later."""
+        self.check_params()
         try:
-            detector.fit(trial)
+            self._build().fit(np.random.default_rng(0).random((200, 3)))
         except Exception as exc:  # whatever the class raises on a value it cannot use (PyOD: not always a ValueError)
             raise ValueError(f"{self.detector}({self.options or {}}) fails on trial rows: "
                              f"{type(exc).__name__}: {exc}") from None
