@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup run quick report test test-fast bench lint lock mlflow-server mlflow-ui
+.PHONY: help setup run quick report test test-fast bench lint format lock mlflow-server mlflow-ui
 
 help:  ## this list
 	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -66,8 +66,16 @@ mlflow-server: setup  ## a tracking server for jobs on several nodes (MLFLOW_HOS
 mlflow-ui: setup  ## browse the default store (sqlite) at http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-lint: setup  ## Snakemake's linter
+lint: $(BIN)/.python  ## ruff (check, format), snakefmt and Snakemake's linter; `make format` fixes the first three
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+
+format: $(BIN)/.python  ## rewrite the code as `make lint` wants it
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/snakefmt Snakefile workflow/rules
 
 lock: setup  ## re-pin the whole environment after changing pyproject.toml
 	{ echo "# Full environment pinned by 'make lock' (pip freeze). Install with: pip install -c requirements.lock -e '.[test]'"; \

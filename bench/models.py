@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -192,12 +192,25 @@ def bare_keras(model, parts, epochs, batch, spe) -> dict:
     clock = EpochClock()
     start = time.perf_counter()
     seen = np.isin(fv, classes)
-    net.fit(X, targets(model, X, y, f, classes), epochs=epochs, batch_size=batch, shuffle=True, verbose=0,
-            validation_data=(Xv[seen], targets(model, Xv[seen], yv[seen], fv[seen], classes)),
-            validation_batch_size=8192, callbacks=[clock])
+    net.fit(
+        X,
+        targets(model, X, y, f, classes),
+        epochs=epochs,
+        batch_size=batch,
+        shuffle=True,
+        verbose=0,
+        validation_data=(Xv[seen], targets(model, Xv[seen], yv[seen], fv[seen], classes)),
+        validation_batch_size=8192,
+        callbacks=[clock],
+    )
     seconds = time.perf_counter() - start
-    return {"fit": len(X) * epochs / seconds, "epoch": len(X) * (epochs - 1) / sum(clock.times[1:]),
-            "first_epoch_s": clock.times[0], "val_loss": clock.val_loss, "macs": forward_macs(net)}
+    return {
+        "fit": len(X) * epochs / seconds,
+        "epoch": len(X) * (epochs - 1) / sum(clock.times[1:]),
+        "first_epoch_s": clock.times[0],
+        "val_loss": clock.val_loss,
+        "macs": forward_macs(net),
+    }
 
 
 def iotad_trainer(model, parts, epochs, batch, seeds) -> dict:
@@ -210,16 +223,26 @@ def iotad_trainer(model, parts, epochs, batch, seeds) -> dict:
         start = time.perf_counter()
         detector.fit(X, f, Xv, fv)
         seconds = time.perf_counter() - start
-        return {"fit": len(X) * epochs / seconds, "epoch": None, "first_epoch_s": None,
-                "val_loss": detector.history_["val_loss"][-1]}
-    parts_ = [stacked.trainable_part(next(iter(build_detectors(model, params, seed=s, threads=1).values())))
-              for s in range(seeds)]
+        return {
+            "fit": len(X) * epochs / seconds,
+            "epoch": None,
+            "first_epoch_s": None,
+            "val_loss": detector.history_["val_loss"][-1],
+        }
+    parts_ = [
+        stacked.trainable_part(next(iter(build_detectors(model, params, seed=s, threads=1).values())))
+        for s in range(seeds)
+    ]
     tasks = [p._training_task(X, y, Xv, yv) for p in parts_]
     result = stacked.train(tasks)
     group, first = result[0].group_seconds, result[0].compile_seconds
     records = seeds * len(tasks[0].X) * epochs
-    return {"fit": records / group, "epoch": seeds * len(tasks[0].X) * (epochs - 1) / (group - first),
-            "first_epoch_s": first, "val_loss": float(np.mean([r.history["val_loss"][-1] for r in result]))}
+    return {
+        "fit": records / group,
+        "epoch": seeds * len(tasks[0].X) * (epochs - 1) / (group - first),
+        "first_epoch_s": first,
+        "val_loss": float(np.mean([r.history["val_loss"][-1] for r in result])),
+    }
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -239,7 +262,7 @@ def measure(kinds: list[str], model: str, batches: list[int], data, args) -> dic
     for batch in batches:
         runs = {kind: [] for kind in kinds}
         for repeat in range(args.repeats):
-            for kind in kinds[repeat % len(kinds):] + kinds[:repeat % len(kinds)]:
+            for kind in kinds[repeat % len(kinds) :] + kinds[: repeat % len(kinds)]:
                 if kind == "iotad":
                     runs[kind].append(iotad_trainer(model, parts, args.epochs, batch, args.seeds))
                 else:
@@ -247,8 +270,12 @@ def measure(kinds: list[str], model: str, batches: list[int], data, args) -> dic
         for kind in kinds:
             out[kind][str(batch)] = median_of(runs[kind])
             rate = out[kind][str(batch)]
-            print(f"  {kind:9s} {model:25s} batch {batch:3d}: epoch rate {rate['epoch'] or 0:10,.0f}  fit rate "
-                  f"{rate['fit']:10,.0f} records/s per seed  (load {load_average()})", file=sys.stderr, flush=True)
+            print(
+                f"  {kind:9s} {model:25s} batch {batch:3d}: epoch rate {rate['epoch'] or 0:10,.0f}  fit rate "
+                f"{rate['fit']:10,.0f} records/s per seed  (load {load_average()})",
+                file=sys.stderr,
+                flush=True,
+            )
     return out
 
 
@@ -278,7 +305,9 @@ def batch_sizes(args, model) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mirror", type=Path, default=Path(os.environ.get("IOTAD_DATA_MIRROR", REPO.parent / "shared" / "data")))
+    parser.add_argument(
+        "--mirror", type=Path, default=Path(os.environ.get("IOTAD_DATA_MIRROR", REPO.parent / "shared" / "data"))
+    )
     parser.add_argument("--rows", type=int, default=10000, help="training rows per seed")
     parser.add_argument("--val-rows", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3)
@@ -299,13 +328,16 @@ def main() -> None:
     from iotad.models.keras_setup import select_backend
 
     select_backend("tensorflow", 1)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     load_before = load_average()
     data = kdd_train_plus(args.mirror)
-    print(f"{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average {load_before}; KDDTrain+ "
-          f"{len(data['X_all']):,} rows x {data['X_all'].shape[1]} features; {args.rows:,} training rows per seed "
-          f"(autoencoders: normal rows), {args.val_rows:,} validation rows, {args.epochs} epochs, one thread, "
-          f"medians of {args.repeats}", flush=True)
+    print(
+        f"{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load average {load_before}; KDDTrain+ "
+        f"{len(data['X_all']):,} rows x {data['X_all'].shape[1]} features; {args.rows:,} training rows per seed "
+        f"(autoencoders: normal rows), {args.val_rows:,} validation rows, {args.epochs} epochs, one thread, "
+        f"medians of {args.repeats}",
+        flush=True,
+    )
     peak, jax_peak = matmul_peak(1), None
     kinds = ["keras", "keras_spe", "iotad"] if args.keras_spe else ["keras", "iotad"]
     figures = {kind: {} for kind in kinds + ([] if args.no_jax else ["jax"])}
@@ -317,12 +349,31 @@ def main() -> None:
             if args.no_jax or model == "cnn_lstm":  # the CNN-LSTM trains through Keras' fit: see bare Keras
                 continue
             # JAX right after TensorFlow, model by model: in a child process (one backend per process)
-            command = [sys.executable, __file__, "--child", "jax", "--data", str(Path(tmp) / "data.npz"),
-                       "--rows", str(args.rows), "--val-rows", str(args.val_rows), "--epochs", str(args.epochs),
-                       "--repeats", str(args.repeats), "--seeds", str(args.seeds), "--batch-sizes", args.batch_sizes,
-                       "--models", model] + ([] if jax_peak else ["--peak"])
-            done = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": "jax"}, stdout=subprocess.PIPE,
-                                  text=True, check=True)
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                "jax",
+                "--data",
+                str(Path(tmp) / "data.npz"),
+                "--rows",
+                str(args.rows),
+                "--val-rows",
+                str(args.val_rows),
+                "--epochs",
+                str(args.epochs),
+                "--repeats",
+                str(args.repeats),
+                "--seeds",
+                str(args.seeds),
+                "--batch-sizes",
+                args.batch_sizes,
+                "--models",
+                model,
+            ] + ([] if jax_peak else ["--peak"])
+            done = subprocess.run(
+                command, env={**os.environ, "KERAS_BACKEND": "jax"}, stdout=subprocess.PIPE, text=True, check=True
+            )
             jax = json.loads(done.stdout.strip().splitlines()[-1])
             figures["jax"][model] = jax["iotad"]
             jax_peak = jax.get("peak", jax_peak)
@@ -330,22 +381,39 @@ def main() -> None:
     score_throughput(data)
     print(f"load average at the end {load_average()}")
     if args.json:
-        args.json.write_text(json.dumps({"started": started.isoformat(), "load_average": load_before, "peak": peak,
-                                         "jax_peak": jax_peak, "args": {k: str(v) for k, v in vars(args).items()},
-                                         "figures": figures}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "started": started.isoformat(),
+                    "load_average": load_before,
+                    "peak": peak,
+                    "jax_peak": jax_peak,
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "figures": figures,
+                },
+                indent=1,
+            )
+        )
 
 
 def report(figures: dict, peak: float, jax_peak: float | None, args) -> None:
-    print(f"\nmatmul roof (2048x2048 float32, one thread): TensorFlow {peak / 1e9:.1f} GFLOP/s"
-          + (f", JAX {jax_peak / 1e9:.1f} GFLOP/s" if jax_peak else "") + "; the higher is the roof of both")
+    print(
+        f"\nmatmul roof (2048x2048 float32, one thread): TensorFlow {peak / 1e9:.1f} GFLOP/s"
+        + (f", JAX {jax_peak / 1e9:.1f} GFLOP/s" if jax_peak else "")
+        + "; the higher is the roof of both"
+    )
     peak = jax_peak = max(peak, jax_peak or 0)
-    print("records/s per seed; 'epoch': first epoch left out; 'fit': whole fit; (x): ratio to bare Keras; "
-          "roof: share of the matmul roof\n")
-    head = (f"{'model':25s} {'batch':>5s} | {'bare Keras':>10s} {'fit':>8s} |"
-            + (f" {'Keras spe32':>11s}   {'':>6s} |" if "keras_spe" in figures else "")
-            + f" {'iotad TF':>10s} {'(x)':>6s} {'fit (x)':>8s} {'roof':>5s} |"
-            + (f" {'iotad JAX':>10s} {'(x)':>6s} {'fit (x)':>8s} {'roof':>5s} |" if "jax" in figures else "")
-            + " last val_loss: Keras / TF / JAX")
+    print(
+        "records/s per seed; 'epoch': first epoch left out; 'fit': whole fit; (x): ratio to bare Keras; "
+        "roof: share of the matmul roof\n"
+    )
+    head = (
+        f"{'model':25s} {'batch':>5s} | {'bare Keras':>10s} {'fit':>8s} |"
+        + (f" {'Keras spe32':>11s}   {'':>6s} |" if "keras_spe" in figures else "")
+        + f" {'iotad TF':>10s} {'(x)':>6s} {'fit (x)':>8s} {'roof':>5s} |"
+        + (f" {'iotad JAX':>10s} {'(x)':>6s} {'fit (x)':>8s} {'roof':>5s} |" if "jax" in figures else "")
+        + " last val_loss: Keras / TF / JAX"
+    )
     print(head)
     print("-" * len(head))
     verdicts = []
@@ -367,23 +435,27 @@ def report(figures: dict, peak: float, jax_peak: float | None, args) -> None:
                     continue
                 rate = mine["epoch"] if mine["epoch"] is not None else mine["fit"]
                 base = bare["epoch"] if mine["epoch"] is not None else bare["fit"]
-                line += (f" {rate:10,.0f} {rate / base:5.1f}x {mine['fit'] / bare['fit']:7.1f}x"
-                         f" {flops * rate / roof:5.1%} |")
+                line += (
+                    f" {rate:10,.0f} {rate / base:5.1f}x {mine['fit'] / bare['fit']:7.1f}x {flops * rate / roof:5.1%} |"
+                )
                 losses.append(mine["val_loss"])
                 if key == "iotad" and model != "cnn_lstm" and int(batch) in TARGETS:
                     verdicts.append((model, int(batch), rate / bare["epoch"]))
             line += " " + " / ".join("-" if v is None else f"{v:.4g}" for v in losses)
             print(line)
-    print(f"\nforward multiply-adds per record: " + ", ".join(
-        f"{m} {b['macs']:,}" for m, bs in figures["keras"].items() for b in list(bs.values())[:1]))
+    print(
+        "\nforward multiply-adds per record: "
+        + ", ".join(f"{m} {b['macs']:,}" for m, bs in figures["keras"].items() for b in list(bs.values())[:1])
+    )
     print("\ntargets (issue 16: iotad's epoch rate, default backend, vs bare Keras at the same batch size):")
     for batch, target in TARGETS.items():
         ratios = [(m, r) for m, b, r in verdicts if b == batch]
         if ratios:
             worst = min(ratios, key=lambda x: x[1])
             state = "met" if worst[1] >= target else "NOT met"
-            print(f"  batch {batch}: >= {target:.0f}x {state} (lowest {worst[1]:.1f}x, {worst[0]}; "
-                  f"{len(ratios)} models)")
+            print(
+                f"  batch {batch}: >= {target:.0f}x {state} (lowest {worst[1]:.1f}x, {worst[0]}; {len(ratios)} models)"
+            )
         else:
             print(f"  batch {batch}: not measured (--batch-sizes 100,256 measures every family at both)")
 
@@ -402,8 +474,10 @@ def score_throughput(data: dict) -> None:
         d.decision_function(X_all)
         times.append(time.perf_counter() - start)
     med = statistics.median(times)
-    print(f"\ndecision_function (deep_ae, all {len(X_all):,} KDDTrain+ rows, one thread): {len(X_all) / med:,.0f} records/s"
-          f" (target >= 500,000)")
+    print(
+        f"\ndecision_function (deep_ae, all {len(X_all):,} KDDTrain+ rows, one thread): {len(X_all) / med:,.0f} records/s"
+        f" (target >= 500,000)"
+    )
 
 
 if __name__ == "__main__":

@@ -170,7 +170,10 @@ def alternating(mirror, tasks, subsample, repeat):
 def line(name, r):
     extra = ", ".join(f"{k} {v:,}" for k, v in r.items() if k in ("distinct", "noise", "outliers"))
     runs = f"  runs {r['all']}" if len(r.get("all", [])) > 1 else ""
-    print(f"{name:<46}{r['rows']:>9,} rows {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB peak  {extra}{runs}", flush=True)
+    print(
+        f"{name:<46}{r['rows']:>9,} rows {r['seconds']:>8.1f} s {r['peak_gib']:>6.2f} GiB peak  {extra}{runs}",
+        flush=True,
+    )
 
 
 def load() -> str:
@@ -181,17 +184,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mirror", type=Path, default=Path(os.environ.get("IOTAD_DATA_MIRROR", "../shared/data")))
     parser.add_argument("--subsample", type=int, default=60_000, help="raw rows for the LOF comparison")
-    parser.add_argument("--dbscan-subsample", type=int, default=20_000,
-                        help="raw rows for the DBSCAN comparison (raw kddcup99 neighbourhoods hold ~n^2/3 entries)")
+    parser.add_argument(
+        "--dbscan-subsample",
+        type=int,
+        default=20_000,
+        help="raw rows for the DBSCAN comparison (raw kddcup99 neighbourhoods hold ~n^2/3 entries)",
+    )
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--only", choices=["lof", "dbscan"])
-    parser.add_argument("--previous", action="store_true",
-                        help="also run the previous implementation on the full file (minutes per run)")
+    parser.add_argument(
+        "--previous",
+        action="store_true",
+        help="also run the previous implementation on the full file (minutes per run)",
+    )
     parser.add_argument("--no-raw", action="store_true", help="skip the subsample comparison with raw rows")
-    parser.add_argument("--matrix", type=Path,
-                        help="instead: the LOF job on this features parquet (a train file; its val and test "
-                             "siblings scored too), e.g. results/features/ton-iot-network/train.parquet; with "
-                             "--previous, scikit-learn's brute-force LOF on the same distinct rows alongside")
+    parser.add_argument(
+        "--matrix",
+        type=Path,
+        help="instead: the LOF job on this features parquet (a train file; its val and test "
+        "siblings scored too), e.g. results/features/ton-iot-network/train.parquet; with "
+        "--previous, scikit-learn's brute-force LOF on the same distinct rows alongside",
+    )
     args = parser.parse_args()
 
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, {load()}", flush=True)
@@ -209,8 +222,11 @@ def main() -> None:
             full, previous = alternating(args.mirror, [algo, f"{algo}_previous"], 0, args.repeat)
             line(f"{algo}: iotad, full training file", full)
             line(f"{algo}: previous implementation, full file", previous)
-            print(f"{algo}: {previous['seconds'] / full['seconds']:.1f}x faster than the previous implementation "
-                  f"(medians of {args.repeat} alternating runs)", flush=True)
+            print(
+                f"{algo}: {previous['seconds'] / full['seconds']:.1f}x faster than the previous implementation "
+                f"(medians of {args.repeat} alternating runs)",
+                flush=True,
+            )
         else:
             full = median_run(args.mirror, algo, 0, args.repeat)
             line(f"{algo}: iotad, full training file", full)
@@ -224,9 +240,12 @@ def main() -> None:
         raw = median_run(args.mirror, f"{algo}_raw", subsample, args.repeat)
         line(f"{algo}: scikit-learn on raw rows, subsample", raw)
         extrapolated = raw["seconds"] * (full["rows"] / raw["rows"]) ** 2
-        print(f"{algo}: speed-up on the same subsample {raw['seconds'] / ours['seconds']:.1f}x; "
-              f"raw full-size time extrapolated (quadratic) {extrapolated:,.0f} s -> "
-              f"{extrapolated / full['seconds']:.1f}x at full size (extrapolated, not run)\n", flush=True)
+        print(
+            f"{algo}: speed-up on the same subsample {raw['seconds'] / ours['seconds']:.1f}x; "
+            f"raw full-size time extrapolated (quadratic) {extrapolated:,.0f} s -> "
+            f"{extrapolated / full['seconds']:.1f}x at full size (extrapolated, not run)\n",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -48,15 +48,24 @@ def benchmark_seconds(workdir: Path) -> dict[str, float]:
     seconds = {}
     for path in (workdir / "results/benchmarks").rglob("*.tsv"):
         with open(path) as file:
-            seconds[str(path.relative_to(workdir / "results/benchmarks"))[:-4]] = float(next(csv.DictReader(file, delimiter="\t"))["s"])
+            seconds[str(path.relative_to(workdir / "results/benchmarks"))[:-4]] = float(
+                next(csv.DictReader(file, delimiter="\t"))["s"]
+            )
     return seconds
 
 
 def fit_seconds(model: str, params: dict, epochs: int, train: Matrix, val: Matrix) -> tuple[float, int]:
     params = {**params, "epochs": epochs, "patience": epochs + 1}
     params.pop("classifiers", None)
-    result = run_job(model, {**params, "classifiers": ["nearest_centroid"]} if model in LATENT else params, seed=0,
-                     threads=1, train=train, val=val, tests={"val": val})  # one scored split: the job needs one
+    result = run_job(
+        model,
+        {**params, "classifiers": ["nearest_centroid"]} if model in LATENT else params,
+        seed=0,
+        threads=1,
+        train=train,
+        val=val,
+        tests={"val": val},
+    )  # one scored split: the job needs one
     detector = next(iter(result.metrics["detectors"].values()))
     reset_state()
     return detector["fit_seconds"], result.metrics["train_rows"]
@@ -67,8 +76,10 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True, help="a finished run of the default config")
     parser.add_argument("--dataset", default="nsl-kdd", help="where the per-epoch times are measured")
     args = parser.parse_args()
-    config = merged(yaml.safe_load((REPO / "config.yaml").read_text()),
-                    yaml.safe_load((REPO / "config/paper_exact.yaml").read_text()))
+    config = merged(
+        yaml.safe_load((REPO / "config.yaml").read_text()),
+        yaml.safe_load((REPO / "config/paper_exact.yaml").read_text()),
+    )
     hyper, seeds = config["hyperparameters"], len(config["seeds"])
     features = args.workdir / "results/features" / args.dataset
     train = Matrix.read(args.workdir / "results/model_input" / args.dataset / "train.parquet")
@@ -79,7 +90,9 @@ def main() -> None:
         return int((~frame["is_attack"]).sum()) if model in AUTOENCODERS else len(frame)
 
     print(f"per-epoch times on {args.dataset} ({len(train.rows):,} training rows), one thread, paper-exact settings")
-    print(f"{'model':26s} {'batch':>5s} {'epochs':>6s} {'1 epoch s':>9s} {'3 epochs s':>10s} {'s/epoch':>8s} {'set-up s':>8s}")
+    print(
+        f"{'model':26s} {'batch':>5s} {'epochs':>6s} {'1 epoch s':>9s} {'3 epochs s':>10s} {'s/epoch':>8s} {'set-up s':>8s}"
+    )
     cost = {}  # model -> (set-up s, s per epoch per row, epochs)
     for model in (m for m in config["models"] if m in NETWORKS):
         params = dict(hyper.get(model, {}))
@@ -90,8 +103,11 @@ def main() -> None:
         per_epoch = max(three - one, 0.0) / 2
         epochs = params.get("epochs", 1)
         cost[model] = (max(one - per_epoch, 0.0), per_epoch / fitted, epochs)
-        print(f"{model:26s} {params.get('batch_size', '-'):>5} {epochs:6d} {one:9.1f} {three:10.1f} {per_epoch:8.2f} "
-              f"{one - per_epoch:8.1f}   ({fitted:,} rows; measured in {time.perf_counter() - start:.0f} s)", flush=True)
+        print(
+            f"{model:26s} {params.get('batch_size', '-'):>5} {epochs:6d} {one:9.1f} {three:10.1f} {per_epoch:8.2f} "
+            f"{one - per_epoch:8.1f}   ({fitted:,} rows; measured in {time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
 
     def job_seconds(model: str, dataset: str) -> float:
         setup, per_row, epochs = cost[model]
@@ -116,12 +132,16 @@ def main() -> None:
             replaced += seconds
     rest = sum(measured.values()) - replaced
     total = rest + sum(networks.values())
-    print(f"\nextrapolated network training over {len(datasets)} datasets x {seeds} seeds (grid, sweeps, leave-one-family-out):")
+    print(
+        f"\nextrapolated network training over {len(datasets)} datasets x {seeds} seeds (grid, sweeps, leave-one-family-out):"
+    )
     for model, seconds in sorted(networks.items(), key=lambda item: -item[1]):
         print(f"  {model:26s} {seconds / 3600:8.1f} core-hours")
     print(f"every other job, as measured in {args.workdir}: {rest / 3600:.2f} core-hours")
-    print(f"paper-exact total: {total / 3600:.1f} core-hours of jobs; on 2 cores at best {total / 7200:.1f} hours "
-          f"(default run's jobs: {sum(measured.values()) / 3600:.2f} core-hours)")
+    print(
+        f"paper-exact total: {total / 3600:.1f} core-hours of jobs; on 2 cores at best {total / 7200:.1f} hours "
+        f"(default run's jobs: {sum(measured.values()) / 3600:.2f} core-hours)"
+    )
 
 
 if __name__ == "__main__":

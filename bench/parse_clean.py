@@ -17,9 +17,18 @@ from pathlib import Path
 from common import run_child
 
 DEFAULT_DATASETS = [
-    "kddcup99", "nsl-kdd", "unsw-nb15", "ton-iot-network", "ton-iot-fridge", "ton-iot-gps-tracker",
-    "ton-iot-garage-door", "ton-iot-modbus", "ton-iot-motion-light", "ton-iot-thermostat",
-    "ton-iot-weather", "iot-23",
+    "kddcup99",
+    "nsl-kdd",
+    "unsw-nb15",
+    "ton-iot-network",
+    "ton-iot-fridge",
+    "ton-iot-gps-tracker",
+    "ton-iot-garage-door",
+    "ton-iot-modbus",
+    "ton-iot-motion-light",
+    "ton-iot-thermostat",
+    "ton-iot-weather",
+    "iot-23",
 ]
 
 CHILD = """

@@ -32,17 +32,32 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="iotad-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     snakemake = Path(sys.executable).with_name("snakemake")
-    command = [str(snakemake), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", args.cores,
-               "--configfile", str((REPO / args.configfile).resolve())]
+    command = [
+        str(snakemake),
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        args.cores,
+        "--configfile",
+        str((REPO / args.configfile).resolve()),
+    ]
     print(f"{' '.join(command)}\n(IOTAD_DATA_MIRROR={args.mirror})", flush=True)
     start = time.perf_counter()
-    proc = subprocess.Popen(command, env={**os.environ, "IOTAD_DATA_MIRROR": args.mirror},
-                            stdout=subprocess.DEVNULL, stderr=open(workdir / "snakemake.log", "w"))
+    proc = subprocess.Popen(
+        command,
+        env={**os.environ, "IOTAD_DATA_MIRROR": args.mirror},
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "snakemake.log", "w"),
+    )
     _, status, usage = os.wait4(proc.pid, 0)  # ru_maxrss: the largest process of the tree (KiB)
     wall = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"workflow failed after {wall:.0f} s; see {workdir / 'snakemake.log'}")
-    print(f"wall time {wall:,.0f} s ({wall / 60:.1f} min), peak memory of the largest process {usage.ru_maxrss / 1024:,.0f} MiB")
+    print(
+        f"wall time {wall:,.0f} s ({wall / 60:.1f} min), peak memory of the largest process {usage.ru_maxrss / 1024:,.0f} MiB"
+    )
     cpu = usage.ru_utime + usage.ru_stime  # the whole process tree: Snakemake and every job
     print(f"CPU time {cpu:,.0f} s = {cpu / wall:.2f} cores busy on average (of --cores {args.cores})")
     per_rule = defaultdict(list)
@@ -53,8 +68,10 @@ def main() -> None:
         per_rule[rule].append((float(row["s"]), float(row["max_rss"]) if row["max_rss"] != "-" else 0.0))
     print(f"{'rule':22s} {'jobs':>5s} {'sum s':>9s} {'max s':>8s} {'max MiB':>8s}")
     for rule, rows in sorted(per_rule.items(), key=lambda item: -sum(s for s, _ in item[1])):
-        print(f"{rule:22s} {len(rows):5d} {sum(s for s, _ in rows):9.0f} {max(s for s, _ in rows):8.1f} "
-              f"{max(m for _, m in rows):8.0f}")
+        print(
+            f"{rule:22s} {len(rows):5d} {sum(s for s, _ in rows):9.0f} {max(s for s, _ in rows):8.1f} "
+            f"{max(m for _, m in rows):8.0f}"
+        )
     print(f"outputs in {workdir}")
 
 

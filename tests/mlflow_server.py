@@ -26,9 +26,20 @@ def mlflow_server(directory: Path, timeout_s: float = 120):
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     mlflow = Path(sys.executable).with_name("mlflow")
-    command = [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-               "--backend-store-uri", f"sqlite:///{directory.resolve() / 'mlflow.db'}",
-               "--artifacts-destination", str(directory.resolve() / "artifacts")]
+    command = [
+        str(mlflow),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--backend-store-uri",
+        f"sqlite:///{directory.resolve() / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(directory.resolve() / "artifacts"),
+    ]
     log = open(directory / "server.log", "w")
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"

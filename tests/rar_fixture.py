@@ -8,6 +8,7 @@ with a real archive, this module writes the uncompressed ("store", method
 marker block, main header (0x73), one file header (0x74) + data per member,
 and the end-of-archive block (0x7b).
 """
+
 from __future__ import annotations
 
 import struct
@@ -39,10 +40,21 @@ def write_stored_rar(path, members: dict[str, bytes]) -> None:
         raw = name.replace("/", "\\").encode("ascii")  # RAR 4 stores "\" separators
         if len(data) >= 2**32:
             raise ValueError(f"{name}: members >= 4 GiB are not supported")
-        body = struct.pack(
-            "<IIBIIBBHI", len(data), len(data), HOST_WIN32, zlib.crc32(data),
-            ftime, UNP_VER, METHOD_STORE, len(raw), ATTR_ARCHIVE,
-        ) + raw
+        body = (
+            struct.pack(
+                "<IIBIIBBHI",
+                len(data),
+                len(data),
+                HOST_WIN32,
+                zlib.crc32(data),
+                ftime,
+                UNP_VER,
+                METHOD_STORE,
+                len(raw),
+                ATTR_ARCHIVE,
+            )
+            + raw
+        )
         out += [_block(0x74, LONG_BLOCK, body), data]
     out.append(_block(0x7B, SKIP_IF_UNKNOWN, b""))
     Path(path).write_bytes(b"".join(out))

@@ -134,7 +134,8 @@ def clean_part(frame: pd.DataFrame, spec: DatasetSpec, options: CleaningOptions,
         raise EmptyPartError(
             f"{where}: cleaning left no rows ({rows_in} in, {report['rows_dropped_nan_or_inf']} dropped for NaN/inf"
             f"{', the rest duplicates' if options.drop_duplicates else ''}); use nan_policy 'median' or 'zero', or "
-            "check the file")
+            "check the file"
+        )
 
     report["rows_out"] = len(out)
     report["columns_out"] = len(out.columns)

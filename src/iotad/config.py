@@ -74,9 +74,14 @@ def sweep_defaults(sweeps: dict, hyperparameters: dict) -> list[dict]:
     run of that model trains with, so that its runs join the sweep's line without training it again."""
     from .models import resolved_hyperparameter
 
-    return [{"model": entry["model"], "parameter": entry["parameter"],
-             "value": resolved_hyperparameter(entry["model"], hyperparameters, entry["parameter"])}
-            for entry in sweeps.get("runs") or []]
+    return [
+        {
+            "model": entry["model"],
+            "parameter": entry["parameter"],
+            "value": resolved_hyperparameter(entry["model"], hyperparameters, entry["parameter"]),
+        }
+        for entry in sweeps.get("runs") or []
+    ]
 
 
 def check_config_file(path) -> None:

@@ -207,8 +207,9 @@ def pin(lock: Path, key: str, sha256: str, origin: str) -> None:
             return
         entries[key] = {"sha256": sha256, "origin": origin, "pinned": datetime.now(UTC).date().isoformat()}
         with atomic_path(lock) as tmp:
-            tmp.write_text(LOCK_HEADER + yaml.safe_dump(dict(sorted(entries.items())), sort_keys=False),
-                           encoding="utf-8")
+            tmp.write_text(
+                LOCK_HEADER + yaml.safe_dump(dict(sorted(entries.items())), sort_keys=False), encoding="utf-8"
+            )
 
 
 def _local_candidates(spec: FileSpec, mirrors: list[Path]) -> list[Path]:
@@ -254,10 +255,17 @@ def fetch(
             _materialize(local, member, staged, want_gzip)
             actual = content_sha256(staged)
         except DownloadError as exc:
-            raise DownloadError(f"{spec.key} from {origin} (expected sha256 {expected or 'not pinned'}): {exc}") from exc
+            raise DownloadError(
+                f"{spec.key} from {origin} (expected sha256 {expected or 'not pinned'}): {exc}"
+            ) from exc
         if expected is None:
-            log.warning("%s: no pinned sha256 in the registry; accepted %s with sha256 %s%s", spec.key, origin,
-                        actual, f", pinned in {lock}" if lock else "")
+            log.warning(
+                "%s: no pinned sha256 in the registry; accepted %s with sha256 %s%s",
+                spec.key,
+                origin,
+                actual,
+                f", pinned in {lock}" if lock else "",
+            )
         elif actual != expected and pinned_by_lock:
             raise _mismatch(spec.key, lock, entry, actual, origin)
         elif actual != expected:
@@ -282,8 +290,11 @@ def fetch(
         for source in spec.sources:
             download = tmpdir / "download"
             if source.url.lower().startswith("http://"):
-                log.warning("%s: plain http (%s): anyone on the path can alter it; only the sha256 check protects it",
-                            source.url, source.insecure or "not marked insecure")
+                log.warning(
+                    "%s: plain http (%s): anyone on the path can alter it; only the sha256 check protects it",
+                    source.url,
+                    source.insecure or "not marked insecure",
+                )
             try:
                 _http_get_retrying(session, source.url, download, timeout, retries)
             except (requests.RequestException, DownloadError) as exc:

@@ -21,7 +21,10 @@ from .registry import SUBSET_PARTS  # noqa: E402  (the tables describe those par
 def label_counts(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Long table: part, label, family, is_attack, records."""
     rows = [
-        frame.groupby(["label", "family", "is_attack"], observed=True).size().rename("records").reset_index()
+        frame.groupby(["label", "family", "is_attack"], observed=True)
+        .size()
+        .rename("records")
+        .reset_index()
         .assign(part=part)
         for part, frame in parts.items()
     ]
@@ -52,8 +55,9 @@ def has_dos_records(family_table: pd.DataFrame, dos_families: list[str]) -> bool
     """Whether a family distribution table (``distribution_table(counts, ["family"])``) has records
     in the DoS families outside the subset parts: whether Figures 3-5 have anything to show."""
     rows = _is_dos(family_table["family"], dos_families)
-    columns = [c for c in family_table.columns
-               if c.endswith("_records") and c.removesuffix("_records") not in SUBSET_PARTS]
+    columns = [
+        c for c in family_table.columns if c.endswith("_records") and c.removesuffix("_records") not in SUBSET_PARTS
+    ]
     return bool(family_table.loc[rows, columns].to_numpy().sum() > 0)
 
 
@@ -93,20 +97,32 @@ def dos_figures(counts: pd.DataFrame, dataset: str, dos_families: list[str], out
     # Figure 4: normal vs DoS records.
     group = np.select([counts["family"] == "normal", is_dos], ["normal", "DoS"], default="")
     normal_dos = (
-        counts.assign(group=group).query("group != ''")
-        .groupby(["part", "group"], sort=False)["records"].sum().reset_index()
+        counts.assign(group=group)
+        .query("group != ''")
+        .groupby(["part", "group"], sort=False)["records"]
+        .sum()
+        .reset_index()
     )
-    _bar_figure(normal_dos, "group", ["normal", "DoS"], f"{dataset}: normal vs DoS records",
-                (out["fig4_png"], out["fig4_svg"]))
+    _bar_figure(
+        normal_dos, "group", ["normal", "DoS"], f"{dataset}: normal vs DoS records", (out["fig4_png"], out["fig4_svg"])
+    )
 
     # Figure 5: DoS records against all records.
     totals = counts.groupby("part", sort=False)["records"].sum().rename("all records")
     dos_totals = dos.groupby("part", sort=False)["records"].sum().rename("DoS records")
-    versus = pd.concat([dos_totals, totals], axis=1).fillna(0).reset_index().melt(
-        id_vars="part", var_name="group", value_name="records"
+    versus = (
+        pd.concat([dos_totals, totals], axis=1)
+        .fillna(0)
+        .reset_index()
+        .melt(id_vars="part", var_name="group", value_name="records")
     )
-    _bar_figure(versus, "group", ["DoS records", "all records"], f"{dataset}: DoS vs all records",
-                (out["fig5_png"], out["fig5_svg"]))
+    _bar_figure(
+        versus,
+        "group",
+        ["DoS records", "all records"],
+        f"{dataset}: DoS vs all records",
+        (out["fig5_png"], out["fig5_svg"]),
+    )
 
 
 def _bar_figure(data, x, order, title, paths):

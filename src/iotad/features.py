@@ -42,7 +42,9 @@ class FeatureTransform:
         if scaler not in SCALERS:
             raise ValueError(f"scaler must be one of {sorted(SCALERS)}, got {scaler!r}")
         columns = feature_columns(train)
-        numeric = [c for c in columns if pd.api.types.is_numeric_dtype(train[c]) and not pd.api.types.is_bool_dtype(train[c])]
+        numeric = [
+            c for c in columns if pd.api.types.is_numeric_dtype(train[c]) and not pd.api.types.is_bool_dtype(train[c])
+        ]
         categorical = [c for c in columns if c not in numeric]
         offset = scale = np.zeros(0)
         if numeric:  # some telemetry devices have none
@@ -59,7 +61,9 @@ class FeatureTransform:
             numeric=numeric,
             offset=[float(v) for v in offset],
             scale=[float(v) for v in scale],
-            categorical={c: [str(v) for v in cats] for c, cats in zip(categorical, encoder.categories_)} if encoder else {},
+            categorical={c: [str(v) for v in cats] for c, cats in zip(categorical, encoder.categories_)}
+            if encoder
+            else {},
         )
 
     @property

@@ -32,23 +32,43 @@ def loss_distribution_figure(scores: pd.DataFrame, threshold: float, title: str,
     """The seed paper's Figure 2: reconstruction loss of normal vs attack records (log scale) with
     the threshold line, beside the confusion matrix."""
     # Constrained layout leaves room for the matrix's "True label" and tick labels beside the histogram.
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.8, 1]},
-                                      layout="constrained")
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.8, 1]}, layout="constrained"
+    )
     if scores.empty:
         no_data(left, "no scores")
         no_data(right, "no scores")
     else:
-        data = scores.assign(traffic=np.where(scores["is_attack"], "attack", "normal"),
-                             loss=np.maximum(scores["score"].to_numpy(), 1e-12))
-        sns.histplot(data, x="loss", hue="traffic", hue_order=["normal", "attack"], log_scale=True, bins=80,
-                     element="step", stat="density", common_norm=False, ax=left)
+        data = scores.assign(
+            traffic=np.where(scores["is_attack"], "attack", "normal"),
+            loss=np.maximum(scores["score"].to_numpy(), 1e-12),
+        )
+        sns.histplot(
+            data,
+            x="loss",
+            hue="traffic",
+            hue_order=["normal", "attack"],
+            log_scale=True,
+            bins=80,
+            element="step",
+            stat="density",
+            common_norm=False,
+            ax=left,
+        )
         left.axvline(max(threshold, 1e-12), color="black", linestyle="--", label=f"threshold {threshold:.3g}")
         left.set(xlabel="reconstruction loss (MSE)", ylabel="density")
-        left.legend(handles=left.get_legend().legend_handles + [left.lines[-1]],
-                    labels=["normal", "attack", f"threshold {threshold:.3g}"])
-        ConfusionMatrixDisplay.from_predictions(data["is_attack"], data["prediction"].astype(bool),
-                                                display_labels=["normal", "attack"], ax=right, colorbar=False,
-                                                values_format=",d")
+        left.legend(
+            handles=left.get_legend().legend_handles + [left.lines[-1]],
+            labels=["normal", "attack", f"threshold {threshold:.3g}"],
+        )
+        ConfusionMatrixDisplay.from_predictions(
+            data["is_attack"],
+            data["prediction"].astype(bool),
+            display_labels=["normal", "attack"],
+            ax=right,
+            colorbar=False,
+            values_format=",d",
+        )
     fig.suptitle(title)
     save_figure(fig, png, svg)
 
@@ -63,7 +83,7 @@ def readable_detectors(scores: pd.DataFrame, limit: int = 8) -> list[str]:
         if rows["is_attack"].nunique() == 2:
             auroc[detector] = roc_auc_score(rows["is_attack"], rows["score"])
     best = {}
-    for detector, value in sorted(auroc.items(), key=lambda item: -item[1]):
+    for detector, _ in sorted(auroc.items(), key=lambda item: -item[1]):
         best.setdefault(detector.partition(":")[0], detector)
     return sorted(best.values(), key=lambda d: -auroc[d])[:limit]
 
@@ -115,8 +135,9 @@ def rank_figure(average: pd.DataFrame, tests: dict, nemenyi: pd.DataFrame, metri
     else:
         ranks = average.set_index("detector")["average_rank"]
         cd = tests["critical_difference"] if np.isfinite(tests["critical_difference"]) else None
-        scikit_posthocs.critical_difference_diagram(ranks, nemenyi, cd=cd, alpha=tests["alpha"], ax=ax,
-                                                    label_props={"fontsize": 7})
+        scikit_posthocs.critical_difference_diagram(
+            ranks, nemenyi, cd=cd, alpha=tests["alpha"], ax=ax, label_props={"fontsize": 7}
+        )
         ax.set_xlabel(f"average rank by {metric} (1 = best)")
     fig.suptitle("\n".join(textwrap.wrap(tests["verdict"], 110)), fontsize=8)
     save_figure(fig, png, svg)
@@ -130,8 +151,17 @@ def heatmap_figure(table: pd.DataFrame, index: str, label: str, png, svg) -> Non
     if values.empty or values.shape[1] == 0:
         no_data(ax, "no runs")
     else:
-        sns.heatmap(values.astype(float), annot=True, fmt=".3f", cmap="viridis", vmin=0.0, vmax=1.0,
-                    cbar_kws={"label": label}, ax=ax, annot_kws={"fontsize": 7})
+        sns.heatmap(
+            values.astype(float),
+            annot=True,
+            fmt=".3f",
+            cmap="viridis",
+            vmin=0.0,
+            vmax=1.0,
+            cbar_kws={"label": label},
+            ax=ax,
+            annot_kws={"fontsize": 7},
+        )
         ax.set(xlabel="", ylabel="")
         ax.tick_params(axis="x", labelrotation=30)
     save_figure(fig, png, svg)
@@ -153,8 +183,11 @@ def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg, def
         no_data(ax, "no robustness sweeps in this config")
         save_figure(fig, png, svg)
         return fig
-    rows = rows.assign(panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["setting"],
-                       line=rows["detector"] + np.where(rows["metric"] == metric, "", " " + rows["metric"].map(METRIC_NAMES).fillna(rows["metric"])))
+    rows = rows.assign(
+        panel=rows["train_dataset"] + ": " + rows["base_model"] + " " + rows["setting"],
+        line=rows["detector"]
+        + np.where(rows["metric"] == metric, "", " " + rows["metric"].map(METRIC_NAMES).fillna(rows["metric"])),
+    )
     panels = list(dict.fromkeys(rows["panel"]))
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
@@ -173,12 +206,14 @@ def robustness_figure(tidy: pd.DataFrame, metric: str, split: str, png, svg, def
             ax.fill_between(x, mean - std, mean + std, color=colors[name], alpha=0.2, linewidth=0)
             # a point between gaps has no band: its ± as an error bar
             ax.errorbar(x, mean, yerr=std, fmt="none", ecolor=colors[name], alpha=0.5, capsize=2)
-        ax.set_xticks(np.arange(len(values)), [v + ("\n(default)" if v in defaults_here else "") for v in values], fontsize=7)
+        ax.set_xticks(
+            np.arange(len(values)), [v + ("\n(default)" if v in defaults_here else "") for v in values], fontsize=7
+        )
         ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_title(panel, fontsize=8)
         shown = list(dict.fromkeys(data["metric"]))
         ax.set(xlabel="value", ylabel=METRIC_NAMES.get(shown[0], shown[0]) if len(shown) == 1 else "rate")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_axis_off()
     legend = {label: handle for ax in axes.flat for handle, label in zip(*ax.get_legend_handles_labels())}
     fig.legend(legend.values(), legend.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
@@ -200,11 +235,22 @@ def preparation_sweep_figure(table: pd.DataFrame, png, svg):
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3), squeeze=False)
     for ax, ((stage, dataset, parameter), data) in zip(axes[0], panels):
         data = data.sort_values("value")
-        column, label = ("auroc_test", "LOF score AUROC (test)") if stage == "lof" else ("train_outlier_percent", "training noise (%)")
+        column, label = (
+            ("auroc_test", "LOF score AUROC (test)")
+            if stage == "lof"
+            else ("train_outlier_percent", "training noise (%)")
+        )
         x = np.arange(len(data))
         ax.plot(x, data[column].to_numpy(float), marker="o", color="tab:blue")
         default = data["default"].to_numpy(bool)
-        ax.plot(x[default], data[column].to_numpy(float)[default], marker="*", markersize=12, linestyle="none", color="tab:red")
+        ax.plot(
+            x[default],
+            data[column].to_numpy(float)[default],
+            marker="*",
+            markersize=12,
+            linestyle="none",
+            color="tab:red",
+        )
         ax.set_xticks(x, [f"{v:g}" + ("\n(default)" if d else "") for v, d in zip(data["value"], default)], fontsize=7)
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
         ax.set(xlabel=parameter, ylabel=label)
@@ -214,8 +260,9 @@ def preparation_sweep_figure(table: pd.DataFrame, png, svg):
     return fig
 
 
-def latent_figure(codes: dict[str, np.ndarray], is_attack: np.ndarray, title: str, png, svg,
-                  max_points: int = 5000, seed: int = 0) -> None:
+def latent_figure(
+    codes: dict[str, np.ndarray], is_attack: np.ndarray, title: str, png, svg, max_points: int = 5000, seed: int = 0
+) -> None:
     """Vu et al.'s latent plots: each representation's codes of one test split projected to 2-D
     (PCA of the codes), normal vs attack, on a seeded sample of at most ``max_points`` records."""
     from sklearn.decomposition import PCA
@@ -224,10 +271,20 @@ def latent_figure(codes: dict[str, np.ndarray], is_attack: np.ndarray, title: st
     keep = np.sort(rng.choice(len(is_attack), size=min(max_points, len(is_attack)), replace=False))
     fig, axes = plt.subplots(1, max(len(codes), 1), figsize=(5 * max(len(codes), 1), 4.5), squeeze=False)
     for ax, (name, values) in zip(axes[0], codes.items()):
-        points = PCA(n_components=2, random_state=seed).fit_transform(values[keep]) if values.shape[1] > 2 else values[keep]
+        points = (
+            PCA(n_components=2, random_state=seed).fit_transform(values[keep]) if values.shape[1] > 2 else values[keep]
+        )
         traffic = np.where(is_attack[keep], "attack", "normal")
-        sns.scatterplot(x=points[:, 0], y=points[:, 1], hue=traffic, hue_order=["normal", "attack"], s=6,
-                        alpha=0.5, linewidth=0, ax=ax)
+        sns.scatterplot(
+            x=points[:, 0],
+            y=points[:, 1],
+            hue=traffic,
+            hue_order=["normal", "attack"],
+            s=6,
+            alpha=0.5,
+            linewidth=0,
+            ax=ax,
+        )
         ax.set(title=name, xlabel="component 1", ylabel="component 2")
     if not codes:
         no_data(axes[0][0], "no latent models in this config")

@@ -39,12 +39,39 @@ RESUMING = "iotad: a previous run stopped without finishing (killed?); removing 
 
 # Options that never lock the directory: passed straight through.
 READ_ONLY = {
-    "--dry-run", "--dryrun", "--lint", "--list", "--list-rules", "--list-target-rules",
-    "--summary", "--detailed-summary", "--dag", "--rulegraph", "--filegraph", "--d3dag",
-    "--list-changes", "--lc", "--list-code-changes", "--list-input-changes", "--list-params-changes",
-    "--li", "--lp", "--list-untracked", "--lu", "--help", "--version", "--print-compilation",
-    "--containerize", "--archive", "--cleanup-metadata", "--cm", "--cleanup-shadow",
-    "--export-cwl", "--generate-unit-tests", "--report", "--report-stylesheet",
+    "--dry-run",
+    "--dryrun",
+    "--lint",
+    "--list",
+    "--list-rules",
+    "--list-target-rules",
+    "--summary",
+    "--detailed-summary",
+    "--dag",
+    "--rulegraph",
+    "--filegraph",
+    "--d3dag",
+    "--list-changes",
+    "--lc",
+    "--list-code-changes",
+    "--list-input-changes",
+    "--list-params-changes",
+    "--li",
+    "--lp",
+    "--list-untracked",
+    "--lu",
+    "--help",
+    "--version",
+    "--print-compilation",
+    "--containerize",
+    "--archive",
+    "--cleanup-metadata",
+    "--cm",
+    "--cleanup-shadow",
+    "--export-cwl",
+    "--generate-unit-tests",
+    "--report",
+    "--report-stylesheet",
 }
 READ_ONLY_SHORT = set("nlSDhv")  # -n, -l, -S, -D, -h, -v: alone or in a group (-np, -pn)
 VALUE_SHORT = set("scjCdeRPUOqwT")  # short options that take a value: the rest of a group is that value
@@ -178,16 +205,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
             raise
-        return _refuse(f"another run is working in {workdir} ({_holder(fd)}); not starting a second one. "
-                       "Wait for it to finish, or stop it and run the same command again to resume.")
+        return _refuse(
+            f"another run is working in {workdir} ({_holder(fd)}); not starting a second one. "
+            "Wait for it to finish, or stop it and run the same command again to resume."
+        )
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # exec keeps the pid: the holder named above
     if stale_locks(workdir):
         live = live_processes(workdir)
         if live:
             listing = "; ".join(f"pid {pid}: {cmd[:120]}" for pid, cmd in live)
-            return _refuse(f"Snakemake is still working in {workdir} ({listing}); its lock is left alone. "
-                           "Wait for it to finish, or stop it and run the same command again to resume.")
+            return _refuse(
+                f"Snakemake is still working in {workdir} ({listing}); its lock is left alone. "
+                "Wait for it to finish, or stop it and run the same command again to resume."
+            )
         if "--unlock" not in args:  # asked for, Snakemake unlocks (and says so)
             print(RESUMING, file=sys.stderr, flush=True)
             unlock(workdir)

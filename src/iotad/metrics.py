@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score, roc_curve
 
-
 # Detection rate where the score's cut lets through at most 1 % / 5 % of the normal records: how a
 # detector compares at the false-alarm rates an operator can afford, whatever its threshold rule.
 FIXED_ALARM_METRICS = {"detection_at_1pct_false_alarms": 0.01, "detection_at_5pct_false_alarms": 0.05}
@@ -68,16 +67,33 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
         reasons.update(dict.fromkeys(FIXED_ALARM_METRICS, "needs normal and attack records"))
     else:
         fpr, tpr, _ = roc_curve(y, scores, drop_intermediate=False)
-        values.update(auroc=float(roc_auc_score(y, scores)), auprc=float(average_precision_score(y, scores)),
-                      hard_auc=float(roc_auc_score(y, pred)))
+        values.update(
+            auroc=float(roc_auc_score(y, scores)),
+            auprc=float(average_precision_score(y, scores)),
+            hard_auc=float(roc_auc_score(y, pred)),
+        )
         values.update({name: float(tpr[fpr <= rate].max()) for name, rate in FIXED_ALARM_METRICS.items()})
     if not records:
         reasons["auprc_baseline"] = "no records"
-    order = ("accuracy", "precision", "recall", "f1", "auroc", "auprc", "auprc_baseline", "hard_auc",
-             "false_alarm_rate", *FIXED_ALARM_METRICS)
+    order = (
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "auroc",
+        "auprc",
+        "auprc_baseline",
+        "hard_auc",
+        "false_alarm_rate",
+        *FIXED_ALARM_METRICS,
+    )
     merged = {**metrics, **values, "auprc_baseline": attacks / records if records else None}
-    result = {"records": records, "attacks": attacks, **{key: merged[key] for key in order},
-              **{key: metrics[key] for key in ("tn", "fp", "fn", "tp")}}
+    result = {
+        "records": records,
+        "attacks": attacks,
+        **{key: merged[key] for key in order},
+        **{key: metrics[key] for key in ("tn", "fp", "fn", "tp")},
+    }
     if reasons:
         result["undefined"] = dict(sorted(reasons.items()))
     return result
@@ -95,11 +111,13 @@ def detection_rates(rows: pd.DataFrame, predictions, training_labels) -> pd.Data
     tables = []
     for level in ("family", "label"):
         keys = rows[level]
-        table = pd.DataFrame({
-            "records": flagged.groupby(keys, observed=True).size(),
-            "detected": flagged.groupby(keys, observed=True).sum().astype("int64"),
-            "unseen_share": unseen.groupby(keys, observed=True).mean(),
-        })
+        table = pd.DataFrame(
+            {
+                "records": flagged.groupby(keys, observed=True).size(),
+                "detected": flagged.groupby(keys, observed=True).sum().astype("int64"),
+                "unseen_share": unseen.groupby(keys, observed=True).mean(),
+            }
+        )
         table["rate"] = table["detected"] / table["records"]
         table["unseen_in_training"] = table["unseen_share"] == 1.0
         tables.append(table.reset_index(names="name").assign(level=level))

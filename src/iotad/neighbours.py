@@ -65,9 +65,9 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_info, threadpool_limits
 
-U32 = 2.0 ** -24
-U64 = 2.0 ** -53
-TINY = 2.0 ** -100
+U32 = 2.0**-24
+U64 = 2.0**-53
+TINY = 2.0**-100
 SEED_BLOCKS = 3  # blocks with the nearest centres that bound each row's k-th distance first
 QUERY_ROWS = 1024  # query rows per tile (a tile's float32 products stay a few MiB)
 EXACT_PAIRS = 1 << 15  # pairs per chunk of direct float64 distances
@@ -89,9 +89,9 @@ def exact_sq(A: np.ndarray, ia: np.ndarray, B: np.ndarray, ib: np.ndarray) -> np
     """sum((A[ia] - B[ib]) ** 2) per pair, directly in float64 (pairwise summation per row)."""
     out = np.empty(len(ia))
     for s in range(0, len(ia), EXACT_PAIRS):
-        diff = A[ia[s:s + EXACT_PAIRS]] - B[ib[s:s + EXACT_PAIRS]]
+        diff = A[ia[s : s + EXACT_PAIRS]] - B[ib[s : s + EXACT_PAIRS]]
         np.square(diff, out=diff)
-        out[s:s + EXACT_PAIRS] = diff.sum(axis=1)
+        out[s : s + EXACT_PAIRS] = diff.sum(axis=1)
     return out
 
 
@@ -104,7 +104,9 @@ def _round_up32(x: np.ndarray) -> np.ndarray:
     return y
 
 
-def _tree_blocks(X: np.ndarray, leaf: int, seed: int = 0, split_radius: float = np.inf, min_rows: int = 16) -> list[np.ndarray]:
+def _tree_blocks(
+    X: np.ndarray, leaf: int, seed: int = 0, split_radius: float = np.inf, min_rows: int = 16
+) -> list[np.ndarray]:
     """Row indices per block: split at the median of the top principal direction (estimated on
     at most 2,048 rows of the node), depth first, until nodes hold at most ``leaf`` rows. Works
     on a float32 copy kept in node order, so each node is a contiguous slice."""
@@ -150,8 +152,15 @@ class BlockIndex:
     for the filter and float64 rows for exact distances. Positions (0..n-1) are in block order;
     ``order[p]`` is the original row of position p."""
 
-    def __init__(self, X: np.ndarray, block_rows: int = 512, cell_rows: int = 64, cell_radius: float = np.inf,
-                 workers: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        X: np.ndarray,
+        block_rows: int = 512,
+        cell_rows: int = 64,
+        cell_radius: float = np.inf,
+        workers: int | None = None,
+        seed: int = 0,
+    ):
         X64 = np.ascontiguousarray(X, dtype=np.float64)
         if X64.ndim != 2 or len(X64) == 0:
             raise ValueError(f"expected a non-empty 2-D matrix, got shape {X64.shape}")
@@ -226,9 +235,9 @@ class BlockIndex:
         that is a lower bound of the squared distance (the tiles' error bound, with 1 - c)."""
         A = np.empty((len(Q), self.d + 2), dtype=np.float32)
         for s in range(0, len(Q), 8192):
-            q64 = (Q[s:s + 8192] - self.g) * self.scale
-            A[s:s + 8192, : self.d] = q64
-            A[s:s + 8192, self.d] = (1 - self.c) * np.einsum("ij,ij->i", q64, q64)
+            q64 = (Q[s : s + 8192] - self.g) * self.scale
+            A[s : s + 8192, : self.d] = q64
+            A[s : s + 8192, self.d] = (1 - self.c) * np.einsum("ij,ij->i", q64, q64)
         A[:, self.d + 1] = 1
         return A
 
@@ -267,7 +276,7 @@ class BlockIndex:
     def _block_reach(self, reach: np.ndarray, group: range) -> np.ndarray:
         """bool (blocks of the group x queries): reaches any of the block's cells."""
         c0 = self.block_cells[group.start]
-        return np.logical_or.reduceat(reach, self.block_cells[group.start:group.stop] - c0, axis=0)
+        return np.logical_or.reduceat(reach, self.block_cells[group.start : group.stop] - c0, axis=0)
 
     def _tasks(self, reach, block_reach, group, b, rowmask=None, limit=None):
         """Tasks (block, query rows, columns or None) of block b: the query rows (indices into
@@ -280,10 +289,10 @@ class BlockIndex:
             sel = sel & rowmask[: len(sel)]
         rows = np.flatnonzero(sel)
         c0 = self.block_cells[group.start]
-        cells = reach[self.block_cells[b] - c0:self.block_cells[b + 1] - c0]
+        cells = reach[self.block_cells[b] - c0 : self.block_cells[b + 1] - c0]
         tasks = []
         for s in range(0, len(rows), QUERY_ROWS):
-            chunk = rows[s:s + QUERY_ROWS]
+            chunk = rows[s : s + QUERY_ROWS]
             hit = np.flatnonzero(cells[:, chunk].any(axis=1)) + self.block_cells[b]
             if len(hit) == len(cells):
                 cols = None
@@ -313,7 +322,7 @@ class BlockIndex:
         units, less TINY) against the block's rows (or its positions ``cols``), and the query
         rows' squared norms about the block's centre."""
         A, qnorm = self._operand(Q, block)
-        B = self.cols[self.starts[block]:self.starts[block + 1]] if cols is None else self.cols[cols]
+        B = self.cols[self.starts[block] : self.starts[block + 1]] if cols is None else self.cols[cols]
         return A @ B.T, qnorm
 
     def sure_cut(self, thr: float) -> np.float32:
@@ -387,8 +396,8 @@ class BlockIndex:
             norm = np.einsum("ij,ij->i", a, a)[:, None] + np.einsum("ij,ij->i", b, b)[None, :]
             est = norm - 2 * (a @ b.T)
             err = self.c64 * norm + TINY
-            lo[:, at:at + e - s] = (est - err) / s2
-            hi[:, at:at + e - s] = (est + err) / s2
+            lo[:, at : at + e - s] = (est - err) / s2
+            hi[:, at : at + e - s] = (est + err) / s2
         return lo, hi
 
     def _map(self, fn, tasks):
@@ -444,9 +453,13 @@ class BlockIndex:
         near_d = np.full((n_seed, m), np.inf, dtype=np.float32)
         near_b = np.zeros((n_seed, m), dtype=np.intp)
         for g in range(0, self.n_blocks, 256):
-            dist = np.concatenate([near_d, self._centre_bounds(self.block_op[g:g + 256], A)])
+            dist = np.concatenate([near_d, self._centre_bounds(self.block_op[g : g + 256], A)])
             ids = np.concatenate([near_b, np.arange(g, min(g + 256, self.n_blocks))[:, None].repeat(m, 1)])
-            pick = np.argpartition(dist, n_seed - 1, axis=0)[:n_seed] if len(dist) > n_seed else np.arange(n_seed)[:, None].repeat(m, 1)
+            pick = (
+                np.argpartition(dist, n_seed - 1, axis=0)[:n_seed]
+                if len(dist) > n_seed
+                else np.arange(n_seed)[:, None].repeat(m, 1)
+            )
             near_d, near_b = np.take_along_axis(dist, pick, 0), np.take_along_axis(ids, pick, 0)
         seeds = near_b
         if train:  # the own block among them, instead of the farthest
@@ -460,9 +473,9 @@ class BlockIndex:
         bounds = np.searchsorted(flat[order], np.arange(self.n_blocks + 1))
         tasks = []
         for b in range(self.n_blocks):
-            rows = np.sort(order[bounds[b]:bounds[b + 1]] % m)
+            rows = np.sort(order[bounds[b] : bounds[b + 1]] % m)
             for s in range(0, len(rows), QUERY_ROWS):
-                tasks.append((b, rows[s:s + QUERY_ROWS]))
+                tasks.append((b, rows[s : s + QUERY_ROWS]))
 
         def seed(b, rows):
             start, stop = self.starts[b], self.starts[b + 1]
@@ -559,7 +572,7 @@ class BlockIndex:
         chunk = max(EXACT_PAIRS, -(-len(r) // (4 * self.workers)))
 
         def exact(s):
-            sq[s:s + chunk] = exact_sq(Q, r[s:s + chunk], self.data, j[s:s + chunk])
+            sq[s : s + chunk] = exact_sq(Q, r[s : s + chunk], self.data, j[s : s + chunk])
 
         self._map(exact, [(s,) for s in range(0, len(r), chunk)])
         orig = self.order[j]
@@ -638,7 +651,9 @@ class BlockIndex:
             core = count >= min_samples
             graph = csr_matrix(sure & core[:, None] & core[None, :])
             both = core[r] & core[j - s]
-            graph = graph + csr_matrix((np.ones(int(both.sum()), dtype=bool), (r[both], j[both] - s)), shape=graph.shape)
+            graph = graph + csr_matrix(
+                (np.ones(int(both.sum()), dtype=bool), (r[both], j[both] - s)), shape=graph.shape
+            )
             _, local = connected_components(graph, directed=False)
             lowest = np.full(local.max() + 1, e - s)
             np.minimum.at(lowest, local, np.arange(e - s))
@@ -740,7 +755,10 @@ class BlockIndex:
                             continue
                         limit = int(np.searchsorted(core_block, b))  # rows of earlier blocks
                         mask = core_names[:limit] != names[0] if names.min() == names.max() else None
-                        tasks += [(b, core_pos[t], c, snapshot) for b, t, c in self._tasks(reach, block_reach, group, b, mask, limit)]
+                        tasks += [
+                            (b, core_pos[t], c, snapshot)
+                            for b, t, c in self._tasks(reach, block_reach, group, b, mask, limit)
+                        ]
                     found = self._map(connect, tasks)
                     if found:
                         merge(np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found]))

@@ -125,6 +125,7 @@ class LofCanonicalizer:
 
 def outlier_summary(frame, flag_column: str, outlier) -> dict:
     """Records, outliers and their percentage per split, overall and per family."""
+
     def counts(group):
         total, hits = len(group), int((group[flag_column] == outlier).sum())
         return {"records": total, "outliers": hits, "percent": round(100 * hits / total, 4) if total else 0.0}
@@ -154,7 +155,10 @@ def training_keep_mask(rows, lof_scores=None, dbscan_labels=None) -> tuple[np.nd
     keep = np.ones(len(rows), dtype=bool)
     removed = {}
     key = ["part", "record_id"]
-    for name, frame, flag, outlier in (("lof_outliers", lof_scores, "lof_label", -1), ("dbscan_noise", dbscan_labels, "cluster", -1)):
+    for name, frame, flag, outlier in (
+        ("lof_outliers", lof_scores, "lof_label", -1),
+        ("dbscan_noise", dbscan_labels, "cluster", -1),
+    ):
         if frame is None:
             continue
         flags = rows[key].merge(frame[frame["split"] == "train"][[*key, flag]], on=key, how="left")[flag]

@@ -89,8 +89,15 @@ def read_delimited(
     try:
         with opener() as fh:
             frame = pd.read_csv(
-                fh, sep=sep, header=None if names else 0, names=names, dtype=dtype, comment=comment,
-                skip_blank_lines=comment is not None, on_bad_lines="error", low_memory=False,
+                fh,
+                sep=sep,
+                header=None if names else 0,
+                names=names,
+                dtype=dtype,
+                comment=comment,
+                skip_blank_lines=comment is not None,
+                on_bad_lines="error",
+                low_memory=False,
                 na_values={c: list(na) for c in numeric_cols} if na else None,
             )
     except (pd.errors.ParserError, ValueError) as exc:
@@ -275,7 +282,9 @@ def read_nbaiot(files: list[PathLike], header_file: PathLike) -> pd.DataFrame:
             for member in sorted(n for n in archive.namelist() if n.endswith(".csv")):
                 label = f"{path}:{member}"
                 frame = read_delimited(
-                    lambda: io.TextIOWrapper(archive.open(member), encoding="utf-8"), label=label, dtype=dtype
+                    lambda member=member: io.TextIOWrapper(archive.open(member), encoding="utf-8"),
+                    label=label,
+                    dtype=dtype,
                 )
                 _check_header(frame, header, label)
                 frames.append(frame)
@@ -295,7 +304,8 @@ def read_cic(path: PathLike) -> pd.DataFrame:
         for member in sorted(n for n in archive.namelist() if n.endswith(".csv")):
             # Some days carry rows of empty fields only: dropped, not errors.
             frame = read_delimited(
-                lambda: io.TextIOWrapper(archive.open(member), encoding="latin-1"), label=f"{path}:{member}",
+                lambda member=member: io.TextIOWrapper(archive.open(member), encoding="latin-1"),
+                label=f"{path}:{member}",
                 drop_empty_rows=True,
             )
             frames.append(strip_strings(frame))
@@ -321,8 +331,10 @@ def identify_partition(spec: DatasetSpec, rows: int, label: str) -> str | None:
 def _not_empty(frame: pd.DataFrame, label) -> pd.DataFrame:
     """A file without records (empty, or a header only) would flow on as 0-row outputs: refuse it."""
     if frame.empty:
-        raise ParseError(f"{label}: no records (the file is empty or holds only a header); check the source "
-                         "file and its registry entry")
+        raise ParseError(
+            f"{label}: no records (the file is empty or holds only a header); check the source "
+            "file and its registry entry"
+        )
     return frame
 
 

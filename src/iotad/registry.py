@@ -86,9 +86,7 @@ class Registry:
         try:
             return self.datasets[name]
         except KeyError:
-            raise KeyError(
-                f"unknown dataset {name!r}; known datasets: {', '.join(sorted(self.datasets))}"
-            ) from None
+            raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(self.datasets))}") from None
 
     def file(self, key: str) -> FileSpec:
         try:
@@ -110,8 +108,10 @@ def _check_source(key: str, source: Source, path) -> None:
     only a sha256 (the registry's, or the lock file's pinned on first use) protects such a file."""
     scheme = source.url.split("://", 1)[0].lower()
     if scheme == "http" and not source.insecure:
-        raise RegistryError(f"{path}: file {key!r}: {source.url} is plain http: use https where the host serves it, "
-                            "else mark the source `insecure: <why>`")
+        raise RegistryError(
+            f"{path}: file {key!r}: {source.url} is plain http: use https where the host serves it, "
+            "else mark the source `insecure: <why>`"
+        )
     if scheme == "https" and source.insecure:
         raise RegistryError(f"{path}: file {key!r}: {source.url} is https: drop its `insecure` mark")
     if scheme not in ("http", "https"):
@@ -126,10 +126,16 @@ def _check_file_key(key: str, path) -> None:
     ``<source>/<file>`` (N-BaIoT: ``<source>/<device>/<file>``), relative, without '..' or '.'
     segments or backslashes, so that no key reaches outside those directories."""
     segments = key.split("/")
-    if (len(segments) < 2 or "\\" in key or key.startswith("/")
-            or any(seg in ("", ".", "..") or ":" in seg for seg in segments)):
-        raise RegistryError(f"{path}: file key {key!r} must be <source>/<file>: relative, no '..', '.' or empty "
-                            "segments, no backslashes or drive letters")
+    if (
+        len(segments) < 2
+        or "\\" in key
+        or key.startswith("/")
+        or any(seg in ("", ".", "..") or ":" in seg for seg in segments)
+    ):
+        raise RegistryError(
+            f"{path}: file key {key!r} must be <source>/<file>: relative, no '..', '.' or empty "
+            "segments, no backslashes or drive letters"
+        )
 
 
 def _slug(name: str) -> str:
@@ -177,8 +183,10 @@ def load_registry(path: str | Path = DEFAULT_REGISTRY) -> Registry:
             _check_source(key, source, path)
     for name in datasets:
         if not DATASET_NAME.fullmatch(name):
-            raise RegistryError(f"{path}: dataset name {name!r} must be lower-case letters, digits and '-' "
-                                "(it names directories under results/, and '.' separates a dataset from its view)")
+            raise RegistryError(
+                f"{path}: dataset name {name!r} must be lower-case letters, digits and '-' "
+                "(it names directories under results/, and '.' separates a dataset from its view)"
+            )
     for ds in datasets.values():
         missing = [k for k in ds.files() if k not in files]
         if missing:

@@ -19,9 +19,13 @@ HEADLINE = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "hard_auc
 NOVEL = ["accuracy", "precision", "recall", "f1", "auroc", "auprc", "auprc_baseline", "false_alarm_rate"]
 # Summary columns: AUPRC beside its no-skill baseline (the split's attack share), the train/test
 # overlap, then the headline metrics on novel rows.
-SUMMARY = (HEADLINE[:6] + ["auprc_baseline"] + HEADLINE[6:]
-           + ["detection_at_1pct_false_alarms", "detection_at_5pct_false_alarms", "overlap_share"]
-           + [f"novel.{m}" for m in NOVEL])
+SUMMARY = (
+    HEADLINE[:6]
+    + ["auprc_baseline"]
+    + HEADLINE[6:]
+    + ["detection_at_1pct_false_alarms", "detection_at_5pct_false_alarms", "overlap_share"]
+    + [f"novel.{m}" for m in NOVEL]
+)
 SEED_PAPER_MODELS = ["denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae", "cnn_lstm"]
 SEED_PAPER_METRICS = ["threshold", "accuracy", "precision", "recall", "f1", "false_alarm_rate"]
 
@@ -36,22 +40,45 @@ def set_apart_degenerate(tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     reported in that second table, never averaged into a mean, a rank or a test."""
     flags = tidy[(tidy["metric"] == "degenerate") & (tidy["value"] == 1.0)][RUN_KEYS].drop_duplicates()
     if flags.empty:
-        return tidy[tidy["metric"] != "degenerate"], pd.DataFrame(columns=["experiment", "dataset", "test_dataset",
-                                                                           "detector", "setting_value", "degenerate_seeds"])
-    marked = tidy.merge(flags.assign(_degenerate=True), on=RUN_KEYS, how="left")["_degenerate"].fillna(False).to_numpy(bool)
+        return tidy[tidy["metric"] != "degenerate"], pd.DataFrame(
+            columns=["experiment", "dataset", "test_dataset", "detector", "setting_value", "degenerate_seeds"]
+        )
+    marked = (
+        tidy.merge(flags.assign(_degenerate=True), on=RUN_KEYS, how="left")["_degenerate"].fillna(False).to_numpy(bool)
+    )
     kept = tidy[~marked & (tidy["metric"] != "degenerate").to_numpy()]
     counts = flags.groupby(["experiment", "train_dataset", "test_dataset", "detector", "setting_value"], dropna=False)
-    apart = counts["seed"].apply(lambda seeds: ", ".join(map(str, sorted(seeds)))).rename("degenerate_seeds").reset_index()
+    apart = (
+        counts["seed"].apply(lambda seeds: ", ".join(map(str, sorted(seeds)))).rename("degenerate_seeds").reset_index()
+    )
     return kept, apart.rename(columns={"train_dataset": "dataset"})
 
 
 def _latex_escape(text: str) -> str:
-    return "".join({"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}.get(c, c) for c in text)
+    return "".join(
+        {
+            "\\": r"\textbackslash{}",
+            "&": r"\&",
+            "%": r"\%",
+            "$": r"\$",
+            "#": r"\#",
+            "_": r"\_",
+            "{": r"\{",
+            "}": r"\}",
+            "~": r"\textasciitilde{}",
+            "^": r"\textasciicircum{}",
+        }.get(c, c)
+        for c in text
+    )
 
 
-def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False, note: str | None = None,
-                bold: pd.DataFrame | None = None) -> list[Path]:
+def write_table(
+    table: pd.DataFrame,
+    stem: str | Path,
+    index: bool = False,
+    note: str | None = None,
+    bold: pd.DataFrame | None = None,
+) -> list[Path]:
     """CSV, Markdown and LaTeX versions of one table; an undefined value (NaN or "") is an empty cell
     in all three. ``note`` (e.g. what a ± covers) heads the Markdown table and is a comment in LaTeX;
     the CSV stays plain so that it reads back as a table. ``bold`` (a boolean frame like ``table``)
@@ -70,9 +97,11 @@ def write_table(table: pd.DataFrame, stem: str | Path, index: bool = False, note
         latex = lambda: cells.to_latex(index=index, escape=False)  # noqa: E731
     head = f"{note}\n\n" if note else ""
     comment = "".join(f"% {line}\n" for line in note.splitlines()) if note else ""
-    for ext, render in (("csv", lambda: table.to_csv(index=index)),
-                        ("md", lambda: head + shown.to_markdown(index=index, floatfmt=".4f", missingval="") + "\n"),
-                        ("tex", lambda: comment + latex())):
+    for ext, render in (
+        ("csv", lambda: table.to_csv(index=index)),
+        ("md", lambda: head + shown.to_markdown(index=index, floatfmt=".4f", missingval="") + "\n"),
+        ("tex", lambda: comment + latex()),
+    ):
         path = stem.with_suffix(f".{ext}")
         with atomic_path(path) as tmp:
             tmp.write_text(render())
@@ -110,8 +139,12 @@ def summary_table(tidy: pd.DataFrame, split_kind: str = "test") -> pd.DataFrame:
     """Per (dataset, test split, detector): every headline metric as mean ± std over seeds, AUPRC
     beside its no-skill baseline, the share of test rows repeating a training feature vector and the
     headline metrics on the novel rows; ``seeds`` counts the seeds run."""
-    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["metric"].isin(SUMMARY)
-                & tidy["split"].str.startswith(split_kind)]
+    rows = tidy[
+        (tidy["experiment"] == "grid")
+        & (tidy["group"] == "")
+        & tidy["metric"].isin(SUMMARY)
+        & tidy["split"].str.startswith(split_kind)
+    ]
     stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
     stats_["cell"] = _cells(stats_)
     wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
@@ -126,8 +159,9 @@ PREPARATION_STATISTICS = ("lof",)
 PREPARATION_LABEL = " (preparation statistic: fitted on all training rows)"
 
 
-def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None,
-                   metric: str = "auroc") -> tuple[pd.DataFrame, pd.DataFrame]:
+def headline_table(
+    tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None, metric: str = "auroc"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(detectors x datasets: ``metric`` on each dataset's primary test split, "mean ± std" over seeds
     to 3 decimals, the best mean per dataset in bold; detectors run on every dataset first, best on
     average first; preparation statistics last, never bold) -- the one table a paper prints. Returns
@@ -138,14 +172,19 @@ def headline_table(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = N
     stats_ = mean_std(rows, ["detector", "train_dataset"])
     if stats_.empty:
         return pd.DataFrame(columns=["detector"]), pd.DataFrame(columns=["detector"])
-    stats_["cell"] = ["" if np.isnan(m) else f"{m:.3f}" if np.isnan(sd) else f"{m:.3f} ± {sd:.3f}"
-                      for m, sd in zip(stats_["mean"], stats_["std"])]
+    stats_["cell"] = [
+        "" if np.isnan(m) else f"{m:.3f}" if np.isnan(sd) else f"{m:.3f} ± {sd:.3f}"
+        for m, sd in zip(stats_["mean"], stats_["std"])
+    ]
     cells = stats_.pivot(index="detector", columns="train_dataset", values="cell")
     means = stats_.pivot(index="detector", columns="train_dataset", values="mean")
     # detectors run on every dataset first, then best on average (dataset-specific variants last)
     ranked = pd.Series(~means.index.str.endswith(PREPARATION_LABEL), index=means.index)
-    order = pd.DataFrame({"ranked": ranked, "n": means.notna().sum(axis=1), "mean": means.mean(axis=1)}).sort_values(
-        ["ranked", "n", "mean"], ascending=False).index
+    order = (
+        pd.DataFrame({"ranked": ranked, "n": means.notna().sum(axis=1), "mean": means.mean(axis=1)})
+        .sort_values(["ranked", "n", "mean"], ascending=False)
+        .index
+    )
     cells, means, ranked = cells.loc[order], means.loc[order], ranked.loc[order]
     shown = means.round(3)  # bold what reads as the best: ties at the printed precision all bold
     bold = shown.eq(shown[ranked].max()) & shown.notna()
@@ -158,18 +197,26 @@ def runtime_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and detector, mean over seeds: fit seconds (one core; a latent model's encoder is
     fitted once for its four classifiers but each reports it) and scoring throughput (distinct records
     per second on the test splits) -- what a run costs, measured in the run itself."""
-    rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "")
-                & (((tidy["split"] == "train") & (tidy["metric"] == "fit_seconds"))
-                   | (tidy["split"].str.startswith("test") & (tidy["metric"] == "records_per_second")))]
+    rows = tidy[
+        (tidy["experiment"] == "grid")
+        & (tidy["group"] == "")
+        & (
+            ((tidy["split"] == "train") & (tidy["metric"] == "fit_seconds"))
+            | (tidy["split"].str.startswith("test") & (tidy["metric"] == "records_per_second"))
+        )
+    ]
     if rows.empty:
         return pd.DataFrame(columns=["dataset", "detector", "fit_seconds", "records_per_second"])
     table = rows.groupby(["train_dataset", "detector", "metric"])["value"].mean().unstack("metric")
-    table = table.reindex(columns=["fit_seconds", "records_per_second"]).round({"fit_seconds": 2, "records_per_second": 0})
+    table = table.reindex(columns=["fit_seconds", "records_per_second"]).round(
+        {"fit_seconds": 2, "records_per_second": 0}
+    )
     return table.reset_index().rename(columns={"train_dataset": "dataset"}).rename_axis(columns=None)
 
 
-def dataset_statistics_table(split_reports: dict[str, dict], features: dict[str, int],
-                             cleaning: dict[str, list[dict]] | None = None) -> pd.DataFrame:
+def dataset_statistics_table(
+    split_reports: dict[str, dict], features: dict[str, int], cleaning: dict[str, list[dict]] | None = None
+) -> pd.DataFrame:
     """Per dataset of its primary view: one ``all`` row, then one row per split (train, val, each test
     split), read from what the pipeline recorded: the split report (rows, attack rows, distinct feature
     vectors, rows repeating a training vector) and the model input's feature count (after encoding).
@@ -178,24 +225,56 @@ def dataset_statistics_table(split_reports: dict[str, dict], features: dict[str,
     repeating a training vector. ``cleaning`` (each dataset's part cleaning reports) gives the ``all``
     row's records the cleaning removed as duplicates (0 where it keeps them). The ``all`` row leaves
     out subset splits and parts (KDDTest-21 is drawn from KDDTest+)."""
-    columns = ["dataset", "split", "rows", "features", "attack_rows", "attack_share", "duplicate_rows",
-               "duplicate_share", "rows_in_train", "duplicates_removed_in_cleaning"]
+    columns = [
+        "dataset",
+        "split",
+        "rows",
+        "features",
+        "attack_rows",
+        "attack_share",
+        "duplicate_rows",
+        "duplicate_share",
+        "rows_in_train",
+        "duplicates_removed_in_cleaning",
+    ]
     rows = []
     for dataset, doc in split_reports.items():
         parts = (cleaning or {}).get(dataset)
         splits = [entry for split, entry in doc["splits"].items() if split not in SUBSET_PARTS]
         total, attacks = sum(e["rows"] for e in splits), sum(e["attack_rows"] for e in splits)
-        rows.append({"dataset": dataset, "split": "all", "rows": total, "features": features.get(dataset),
-                     "attack_rows": attacks, "attack_share": attacks / total if total else None,
-                     "duplicates_removed_in_cleaning": None if parts is None else
-                     sum(p["duplicate_rows"] for p in parts if p.get("duplicates_removed") and p.get("part") not in SUBSET_PARTS)})
+        rows.append(
+            {
+                "dataset": dataset,
+                "split": "all",
+                "rows": total,
+                "features": features.get(dataset),
+                "attack_rows": attacks,
+                "attack_share": attacks / total if total else None,
+                "duplicates_removed_in_cleaning": None
+                if parts is None
+                else sum(
+                    p["duplicate_rows"]
+                    for p in parts
+                    if p.get("duplicates_removed") and p.get("part") not in SUBSET_PARTS
+                ),
+            }
+        )
         for split, entry in doc["splits"].items():
             n = entry["rows"]
             duplicates = n - entry["distinct_vectors"]
-            rows.append({"dataset": dataset, "split": split, "rows": n, "features": features.get(dataset),
-                         "attack_rows": entry["attack_rows"], "attack_share": entry["attack_rows"] / n if n else None,
-                         "duplicate_rows": duplicates, "duplicate_share": duplicates / n if n else None,
-                         "rows_in_train": entry.get("rows_in_train")})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "split": split,
+                    "rows": n,
+                    "features": features.get(dataset),
+                    "attack_rows": entry["attack_rows"],
+                    "attack_share": entry["attack_rows"] / n if n else None,
+                    "duplicate_rows": duplicates,
+                    "duplicate_share": duplicates / n if n else None,
+                    "rows_in_train": entry.get("rows_in_train"),
+                }
+            )
     table = pd.DataFrame(rows, columns=columns)
     # counts stay integers beside empty cells (rows_in_train of train)
     counts = ["rows", "features", "attack_rows", "duplicate_rows", "rows_in_train", "duplicates_removed_in_cleaning"]
@@ -210,20 +289,28 @@ def novel_rows_table(tidy: pd.DataFrame) -> pd.DataFrame:
     rows = tidy[(tidy["experiment"] == "grid") & (tidy["group"] == "") & tidy["split"].str.startswith("test")]
     keys = ["train_dataset", "split", "detector"]
     counts = ["overlap_records", "novel.records", "novel.attacks"]
-    stats_ = mean_std(rows[rows["metric"].isin(counts + ["overlap_share"] + NOVEL + [f"novel.{m}" for m in NOVEL])],
-                      keys + ["metric"])
+    stats_ = mean_std(
+        rows[rows["metric"].isin(counts + ["overlap_share"] + NOVEL + [f"novel.{m}" for m in NOVEL])], keys + ["metric"]
+    )
     if stats_.empty:
         return pd.DataFrame(columns=["dataset", "split", "detector"])
-    stats_["cell"] = [_count(m, s) if metric in counts else cell for m, s, metric, cell
-                      in zip(stats_["mean"], stats_["std"], stats_["metric"], _cells(stats_))]
+    stats_["cell"] = [
+        _count(m, s) if metric in counts else cell
+        for m, s, metric, cell in zip(stats_["mean"], stats_["std"], stats_["metric"], _cells(stats_))
+    ]
     wide = stats_.pivot(index=keys, columns="metric", values="cell")
-    columns = {"overlap_records": "overlap_records", "overlap_share": "overlap_share",
-               "novel.records": "novel_records", "novel.attacks": "novel_attacks"}
+    columns = {
+        "overlap_records": "overlap_records",
+        "overlap_share": "overlap_share",
+        "novel.records": "novel_records",
+        "novel.attacks": "novel_attacks",
+    }
     for m in NOVEL:
         columns |= {m: f"{m} (all)", f"novel.{m}": f"{m} (novel)"}
     table = wide.reindex(columns=list(columns)).rename(columns=columns)
     paired = rows[rows["metric"].isin(["auroc", "novel.auroc"])].pivot_table(
-        index=keys + ["seed"], columns="metric", values="value", aggfunc="first", dropna=False)
+        index=keys + ["seed"], columns="metric", values="value", aggfunc="first", dropna=False
+    )
     if {"auroc", "novel.auroc"} <= set(paired.columns):
         table["auroc change"] = (paired["novel.auroc"] - paired["auroc"]).groupby(level=keys).mean()
     table = table[table.notna().any(axis=1) & (table != "").any(axis=1)]
@@ -278,20 +365,31 @@ def variance_note(datasets, resampled) -> str:
     head = "± = standard deviation over seeds (ddof 1): each seed re-initialises and retrains the model"
     if not drawn:
         return f"{head}; the splits are fixed, so it covers model initialisation only."
-    return (f"{head}; it covers model initialisation, and for {', '.join(drawn)} also the split draw "
-            "(each seed draws its own train/validation/test split); elsewhere the official split is fixed.")
+    return (
+        f"{head}; it covers model initialisation, and for {', '.join(drawn)} also the split draw "
+        "(each seed draws its own train/validation/test split); elsewhere the official split is fixed."
+    )
 
 
 def vu_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
     """Vu et al.'s table: representation x classifier, ``metric`` mean ± std per dataset and test split."""
-    rows = tidy[(tidy["experiment"] == "grid") & (tidy["classifier"] != "") & (tidy["metric"] == metric)
-                & (tidy["group"] == "") & tidy["split"].str.startswith("test")]
+    rows = tidy[
+        (tidy["experiment"] == "grid")
+        & (tidy["classifier"] != "")
+        & (tidy["metric"] == metric)
+        & (tidy["group"] == "")
+        & tidy["split"].str.startswith("test")
+    ]
     stats_ = mean_std(rows, ["train_dataset", "split", "classifier", "representation"])
     stats_["cell"] = _cells(stats_)
     table = stats_.pivot(index=["train_dataset", "split", "classifier"], columns="representation", values="cell")
     order = [r for r in ("raw", "ae", "dae", "vae", "mae", "mdae", "mvae") if r in table.columns]
-    table = table.reindex(columns=order + [c for c in table.columns if c not in order]).reset_index().rename(
-        columns={"train_dataset": "dataset"}).rename_axis(columns=None)
+    table = (
+        table.reindex(columns=order + [c for c in table.columns if c not in order])
+        .reset_index()
+        .rename(columns={"train_dataset": "dataset"})
+        .rename_axis(columns=None)
+    )
     # a representation with no value on any row here (e.g. zeek_mae, run on one dataset only) prints nothing
     return _drop_empty_columns(table, ["dataset", "split", "classifier"])
 
@@ -299,15 +397,24 @@ def vu_table(tidy: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
 def unknown_attack_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Detection rate on attacks of types absent from training vs seen types (mean ± std over
     seeds), per dataset, test split and detector; only splits that hold unseen attack types."""
-    metrics = ["unseen_attack_records", "unseen_attack_detection_rate", "seen_attack_detection_rate", "false_alarm_rate"]
+    metrics = [
+        "unseen_attack_records",
+        "unseen_attack_detection_rate",
+        "seen_attack_detection_rate",
+        "false_alarm_rate",
+    ]
     rows = tidy[(tidy["experiment"] == "grid") & tidy["metric"].isin(metrics) & (tidy["group"] == "")]
     stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
-    stats_["cell"] = [_count(m, s) if metric == "unseen_attack_records" else cell
-                      for m, s, metric, cell in zip(stats_["mean"], stats_["std"], stats_["metric"], _cells(stats_))]
+    stats_["cell"] = [
+        _count(m, s) if metric == "unseen_attack_records" else cell
+        for m, s, metric, cell in zip(stats_["mean"], stats_["std"], stats_["metric"], _cells(stats_))
+    ]
     wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
     wide = wide.reindex(columns=metrics)
     # on the numbers, not the cells: a count that varies with the split draw is shown as mean ± std
-    unseen = stats_[stats_["metric"] == "unseen_attack_records"].set_index(["train_dataset", "split", "detector"])["mean"]
+    unseen = stats_[stats_["metric"] == "unseen_attack_records"].set_index(["train_dataset", "split", "detector"])[
+        "mean"
+    ]
     wide = wide[unseen.reindex(wide.index).fillna(0).to_numpy() > 0]
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
@@ -319,12 +426,20 @@ def cross_dataset_table(tidy: pd.DataFrame, metric: str = "auroc", near_in_domai
     cross = tidy[(tidy["experiment"] == "cross") & (tidy["metric"] == metric) & (tidy["group"] == "")]
     if cross.empty:
         return pd.DataFrame(columns=["detector"])
-    own = tidy[(tidy["experiment"] == "grid") & (tidy["metric"] == metric) & (tidy["group"] == "")
-               & tidy["train_dataset"].isin(cross["train_dataset"]) & tidy["detector"].isin(cross["detector"])
-               & tidy["split"].str.startswith("test")]
+    own = tidy[
+        (tidy["experiment"] == "grid")
+        & (tidy["metric"] == metric)
+        & (tidy["group"] == "")
+        & tidy["train_dataset"].isin(cross["train_dataset"])
+        & tidy["detector"].isin(cross["detector"])
+        & tidy["split"].str.startswith("test")
+    ]
     rows = pd.concat([own, cross])
     near = {frozenset(pair) for pair in near_in_domain}
-    label = [" (near in-domain)" if frozenset((a, b)) in near else "" for a, b in zip(rows["train_dataset"], rows["test_dataset"])]
+    label = [
+        " (near in-domain)" if frozenset((a, b)) in near else ""
+        for a, b in zip(rows["train_dataset"], rows["test_dataset"])
+    ]
     rows = rows.assign(column=rows["train_dataset"] + " -> " + rows["test_dataset"] + " " + rows["split"] + label)
     table = rows.groupby(["detector", "column"])["value"].mean().unstack("column")
     return table.reindex(columns=sorted(table.columns)).reset_index()
@@ -361,51 +476,82 @@ def sweep_rows(tidy: pd.DataFrame, metric: str, split: str, defaults: list[dict]
     base = tidy[(tidy["group"] == "") & (tidy["split"] == split)]
     rows = [base[base["experiment"] == "sweep"].assign(default=False)]
     for entry in {(d["model"], d["parameter"]): d for d in defaults}.values():
-        swept = rows[0][rows[0]["model"].str.startswith(entry["model"] + "__") & (rows[0]["setting"] == entry["parameter"])]
+        swept = rows[0][
+            rows[0]["model"].str.startswith(entry["model"] + "__") & (rows[0]["setting"] == entry["parameter"])
+        ]
         if _number_key(json.dumps(entry["value"])) in {_number_key(v) for v in swept["setting_value"]}:
             continue  # the default is one of the listed values: trained as a variant already
-        grid = base[(base["experiment"] == "grid") & (base["model"] == entry["model"])
-                    & base["train_dataset"].isin(set(swept["train_dataset"]))]
-        rows.append(grid.assign(experiment="sweep", setting=entry["parameter"], default=True,
-                                setting_value=json.dumps(entry["value"])))
+        grid = base[
+            (base["experiment"] == "grid")
+            & (base["model"] == entry["model"])
+            & base["train_dataset"].isin(set(swept["train_dataset"]))
+        ]
+        rows.append(
+            grid.assign(
+                experiment="sweep", setting=entry["parameter"], default=True, setting_value=json.dumps(entry["value"])
+            )
+        )
     rows = pd.concat(rows, ignore_index=True)
-    wanted = np.where(rows["setting"].isin(THRESHOLD_PARAMETERS), rows["metric"].isin(THRESHOLD_METRICS), rows["metric"] == metric)
+    wanted = np.where(
+        rows["setting"].isin(THRESHOLD_PARAMETERS), rows["metric"].isin(THRESHOLD_METRICS), rows["metric"] == metric
+    )
     rows = rows[wanted]
-    rows = rows.assign(detector=np.where(rows["classifier"] != "", rows["base_model"] + ":" + rows["classifier"], rows["base_model"]))
-    order = {(setting, v): (s, i) for s, (setting, data) in enumerate(rows.groupby("setting", sort=False))
-             for i, v in enumerate(_value_order(data["setting_value"]))}
+    rows = rows.assign(
+        detector=np.where(rows["classifier"] != "", rows["base_model"] + ":" + rows["classifier"], rows["base_model"])
+    )
+    order = {
+        (setting, v): (s, i)
+        for s, (setting, data) in enumerate(rows.groupby("setting", sort=False))
+        for i, v in enumerate(_value_order(data["setting_value"]))
+    }
     position = [order[key] for key in zip(rows["setting"], rows["setting_value"])]
     return rows.iloc[sorted(range(len(rows)), key=position.__getitem__)]
 
 
-def robustness_table(tidy: pd.DataFrame, metric: str = "auroc", split: str = "test", defaults: list[dict] = ()) -> pd.DataFrame:
+def robustness_table(
+    tidy: pd.DataFrame, metric: str = "auroc", split: str = "test", defaults: list[dict] = ()
+) -> pd.DataFrame:
     """Sweep results, mean ± std over seeds per dataset, swept model, hyperparameter, value (the default
     marked) and detector: ``metric``, or a threshold's detection rate, false-alarm rate and F1."""
     rows = sweep_rows(tidy, metric, split, defaults)
-    table = mean_std(rows, ["train_dataset", "base_model", "setting", "setting_value", "default", "detector", "metric"], sort=False)
-    return table.drop(columns="runs").rename(columns={"train_dataset": "dataset", "base_model": "model", "setting": "parameter",
-                                                      "setting_value": "value"})
+    table = mean_std(
+        rows, ["train_dataset", "base_model", "setting", "setting_value", "default", "detector", "metric"], sort=False
+    )
+    return table.drop(columns="runs").rename(
+        columns={"train_dataset": "dataset", "base_model": "model", "setting": "parameter", "setting_value": "value"}
+    )
 
 
 def preparation_sweep_table(summaries: list[dict], defaults: list[dict] = ()) -> pd.DataFrame:
     """One row per LOF / DBSCAN sweep job: the changed parameter, the training outlier (noise)
     share, clusters (DBSCAN) and the LOF score's AUROC on each test split; ``defaults`` (the stages'
     own summaries, at the configured values) add each sweep's default point (``default`` true)."""
+
     def stage(summary):
         return "lof" if "outline_score" in summary else "dbscan"
 
     def row(summary, parameter, default):
         overall = summary["splits"]["train"]["overall"]
-        entry = {"stage": stage(summary), "dataset": summary["dataset"], "parameter": parameter, "value": summary[parameter],
-                 "default": default, "train_outlier_percent": overall["percent"], "clusters": summary.get("clusters")}
+        entry = {
+            "stage": stage(summary),
+            "dataset": summary["dataset"],
+            "parameter": parameter,
+            "value": summary[parameter],
+            "default": default,
+            "train_outlier_percent": overall["percent"],
+            "clusters": summary.get("clusters"),
+        }
         entry.update({f"auroc_{split}": v for split, v in summary.get("score_auroc", {}).items() if split != "train"})
         return entry
 
     rows = [row(summary, summary["swept"], False) for summary in summaries]
     swept = {(r["stage"], r["dataset"], r["parameter"]) for r in rows}
     for summary in defaults:
-        rows += [row(summary, parameter, True) for s, dataset, parameter in sorted(swept)
-                 if s == stage(summary) and dataset == summary["dataset"]]
+        rows += [
+            row(summary, parameter, True)
+            for s, dataset, parameter in sorted(swept)
+            if s == stage(summary) and dataset == summary["dataset"]
+        ]
     if not rows:
         return pd.DataFrame(rows)
     order = {key: i for i, key in enumerate(dict.fromkeys((r["stage"], r["dataset"], r["parameter"]) for r in rows))}
@@ -418,11 +564,20 @@ def lofo_table(tidy: pd.DataFrame) -> pd.DataFrame:
     over seeds) beside the same detector's rate on that family when trained on every family, over
     the same seeds (leave-one-family-out may train fewer than the grid), each with the false-alarm
     rate that bought it (a higher detection rate at a higher false-alarm rate is no gain)."""
-    columns = ["dataset", "detector", "family", "held_out", "held_out_false_alarm_rate", "trained_on_all",
-               "trained_on_all_false_alarm_rate"]
+    columns = [
+        "dataset",
+        "detector",
+        "family",
+        "held_out",
+        "held_out_false_alarm_rate",
+        "trained_on_all",
+        "trained_on_all_false_alarm_rate",
+    ]
     lofo = tidy[(tidy["experiment"] == "lofo") & (tidy["split"] == "test")]
-    held = lofo[(lofo["metric"] == "detection_rate")
-                & (lofo["group"] == lofo["setting_value"].map(lambda v: json.loads(v) if v else ""))]
+    held = lofo[
+        (lofo["metric"] == "detection_rate")
+        & (lofo["group"] == lofo["setting_value"].map(lambda v: json.loads(v) if v else ""))
+    ]
     if held.empty:
         return pd.DataFrame(columns=columns)
     keys = ["train_dataset", "detector", "group"]
@@ -434,13 +589,19 @@ def lofo_table(tidy: pd.DataFrame) -> pd.DataFrame:
     grid = tidy[(tidy["experiment"] == "grid") & (tidy["split"] == "test") & tidy["seed"].isin(held["seed"].unique())]
     seen = mean_std(grid[grid["metric"] == "detection_rate"], keys)  # the seeds held out runs trained: paired
     seen["trained_on_all"] = _cells(seen)
-    grid_alarms = mean_std(grid[(grid["metric"] == "false_alarm_rate") & (grid["group"] == "")],
-                           ["train_dataset", "detector"])
+    grid_alarms = mean_std(
+        grid[(grid["metric"] == "false_alarm_rate") & (grid["group"] == "")], ["train_dataset", "detector"]
+    )
     grid_alarms["trained_on_all_false_alarm_rate"] = _cells(grid_alarms)
-    table = (rates.merge(alarms[keys + ["held_out_false_alarm_rate"]], how="left", on=keys)
-             .merge(seen[keys + ["trained_on_all"]], how="left", on=keys)
-             .merge(grid_alarms[["train_dataset", "detector", "trained_on_all_false_alarm_rate"]], how="left",
-                    on=["train_dataset", "detector"]))
+    table = (
+        rates.merge(alarms[keys + ["held_out_false_alarm_rate"]], how="left", on=keys)
+        .merge(seen[keys + ["trained_on_all"]], how="left", on=keys)
+        .merge(
+            grid_alarms[["train_dataset", "detector", "trained_on_all_false_alarm_rate"]],
+            how="left",
+            on=["train_dataset", "detector"],
+        )
+    )
     return table.rename(columns={"train_dataset": "dataset", "group": "family"})[columns]
 
 
@@ -451,13 +612,19 @@ def primary_split(splits) -> str:
     return "test" if "test" in splits else splits[0]
 
 
-def on_primary_split(tidy: pd.DataFrame, metrics: list[str],
-                     primary_splits: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+def on_primary_split(
+    tidy: pd.DataFrame, metrics: list[str], primary_splits: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """(the grid's overall ``metrics`` rows on each dataset's primary test split, {dataset: that split}):
     one independent block per dataset (KDDTest-21 lies inside KDDTest+). ``primary_splits`` names the
     split per dataset (the workflow's first test split), else ``primary_split`` picks it."""
-    rows = tidy[(tidy["experiment"] == "grid") & tidy["metric"].isin(metrics) & (tidy["group"] == "")
-                & (tidy["train_dataset"] == tidy["test_dataset"]) & tidy["split"].str.startswith("test")]
+    rows = tidy[
+        (tidy["experiment"] == "grid")
+        & tidy["metric"].isin(metrics)
+        & (tidy["group"] == "")
+        & (tidy["train_dataset"] == tidy["test_dataset"])
+        & tidy["split"].str.startswith("test")
+    ]
     primary = {d: (primary_splits or {}).get(d) or primary_split(g["split"]) for d, g in rows.groupby("train_dataset")}
     return rows[rows["split"] == rows["train_dataset"].map(primary)], primary
 
@@ -473,34 +640,50 @@ def class_counts(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = Non
     return wide.groupby("train_dataset")[["attacks", "normals"]].min().astype(int)
 
 
-def uninformative_datasets(tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None,
-                           min_class_records: int = 30) -> dict[str, str]:
+def uninformative_datasets(
+    tidy: pd.DataFrame, primary_splits: dict[str, str] | None = None, min_class_records: int = 30
+) -> dict[str, str]:
     """{dataset: why} for datasets whose primary test split holds fewer than ``min_class_records``
     attacks or normal records. A split with 2 attacks ranks nothing: one record moves AUROC by a
     quarter; such a dataset is a negative control (false alarms on benign traffic)."""
     counts = class_counts(tidy, primary_splits)
-    return {d: f"{c.attacks:,} attack and {c.normals:,} normal records in its test split (fewer than {min_class_records} of one)"
-            for d, c in counts.iterrows() if min(c.attacks, c.normals) < min_class_records}
+    return {
+        d: f"{c.attacks:,} attack and {c.normals:,} normal records in its test split (fewer than {min_class_records} of one)"
+        for d, c in counts.iterrows()
+        if min(c.attacks, c.normals) < min_class_records
+    }
 
 
 def negative_control_table(tidy: pd.DataFrame, datasets: list[str]) -> pd.DataFrame:
     """False alarms on benign traffic where attacks are too few to rank detectors: false-alarm rate
     and flagged normal records (mean ± std over seeds) per dataset, test split and detector."""
     metrics = ["false_alarm_rate", "fp", "attacks", "records"]
-    rows = tidy[(tidy["experiment"] == "grid") & tidy["train_dataset"].isin(datasets) & (tidy["group"] == "")
-                & tidy["metric"].isin(metrics) & tidy["split"].str.startswith("test")]
+    rows = tidy[
+        (tidy["experiment"] == "grid")
+        & tidy["train_dataset"].isin(datasets)
+        & (tidy["group"] == "")
+        & tidy["metric"].isin(metrics)
+        & tidy["split"].str.startswith("test")
+    ]
     if rows.empty:
         return pd.DataFrame(columns=["dataset", "split", "detector", "false_alarm_rate", "flagged_normals", "attacks"])
     stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
-    stats_["cell"] = [_count(m, s) if metric != "false_alarm_rate" else _fmt(m, s)
-                      for m, s, metric in zip(stats_["mean"], stats_["std"], stats_["metric"])]
+    stats_["cell"] = [
+        _count(m, s) if metric != "false_alarm_rate" else _fmt(m, s)
+        for m, s, metric in zip(stats_["mean"], stats_["std"], stats_["metric"])
+    ]
     wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
     wide = wide.reindex(columns=metrics).rename(columns={"fp": "flagged_normals"}).drop(columns="records")
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
-def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[str, str] | None = None,
-               alpha: float = 0.05, min_class_records: int = 30) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+def rank_tests(
+    tidy: pd.DataFrame,
+    metric: str = "auroc",
+    primary_splits: dict[str, str] | None = None,
+    alpha: float = 0.05,
+    min_class_records: int = 30,
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Demšar (2006) on independent blocks: one block per dataset, its primary test split (the
     workflow's first test split; other test splits, such as KDDTest-21 inside KDDTest+, share records
     with it). Average ranks (1 = best ``metric``, mean over seeds), Friedman's test and the Nemenyi
@@ -526,14 +709,26 @@ def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[s
     ranks = scores.rank(axis=1, ascending=False)
     average = ranks.mean().sort_values().rename("average_rank").reset_index()
     average["mean_" + metric] = average["detector"].map(scores.mean())
-    result = {"blocks": int(n), "detectors": int(k), "block_splits": {d: primary[d] for d in scores.index},
-              "excluded_detectors": excluded, "uninformative_blocks": short, "preparation_statistics": statistics,
-              "min_class_records": min_class_records, "alpha": alpha, "statistic": float("nan"), "p_value": float("nan"),
-              "posthoc": "nemenyi", "critical_difference": float("nan"),
-              "friedman_min_p_value": float("nan"), "friedman_can_reject": False,
-              "posthoc_min_p_value": float("nan"), "posthoc_can_reject": False,
-              # Demšar 2006, sec. 3.2.2: the chi-square approximation of Friedman's statistic wants N > 10, k > 5
-              "chi2_approximation_reliable": bool(n > 10 and k > 5)}
+    result = {
+        "blocks": int(n),
+        "detectors": int(k),
+        "block_splits": {d: primary[d] for d in scores.index},
+        "excluded_detectors": excluded,
+        "uninformative_blocks": short,
+        "preparation_statistics": statistics,
+        "min_class_records": min_class_records,
+        "alpha": alpha,
+        "statistic": float("nan"),
+        "p_value": float("nan"),
+        "posthoc": "nemenyi",
+        "critical_difference": float("nan"),
+        "friedman_min_p_value": float("nan"),
+        "friedman_can_reject": False,
+        "posthoc_min_p_value": float("nan"),
+        "posthoc_can_reject": False,
+        # Demšar 2006, sec. 3.2.2: the chi-square approximation of Friedman's statistic wants N > 10, k > 5
+        "chi2_approximation_reliable": bool(n > 10 and k > 5),
+    }
     order = list(average["detector"])
     nemenyi = pd.DataFrame(index=order, columns=order, dtype=float)
     if n >= 2 and k >= 3:
@@ -545,9 +740,13 @@ def rank_tests(tidy: pd.DataFrame, metric: str = "auroc", primary_splits: dict[s
         best_posthoc = float(scikit_posthocs.posthoc_nemenyi_friedman(concordant).to_numpy().min())
         # Nemenyi's critical difference (Demšar's eq.): the studentized range quantile, scaled to ranks
         q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2)
-        result.update(critical_difference=float(q * np.sqrt(k * (k + 1) / (6 * n))),
-                      friedman_min_p_value=best_friedman, friedman_can_reject=best_friedman < alpha,
-                      posthoc_min_p_value=best_posthoc, posthoc_can_reject=best_posthoc < alpha)
+        result.update(
+            critical_difference=float(q * np.sqrt(k * (k + 1) / (6 * n))),
+            friedman_min_p_value=best_friedman,
+            friedman_can_reject=best_friedman < alpha,
+            posthoc_min_p_value=best_posthoc,
+            posthoc_can_reject=best_posthoc < alpha,
+        )
     result["verdict"] = rank_verdict(result, metric)
     nemenyi.index.name = "detector"
     return average, result, nemenyi
@@ -558,21 +757,34 @@ def rank_verdict(result: dict, metric: str) -> str:
     n, k, alpha = result["blocks"], result["detectors"], result["alpha"]
     head = f"Average ranks by {metric} over {n} blocks (one per dataset, its primary test split) and {k} detectors"
     if result.get("preparation_statistics"):
-        head += " (not ranked, preparation statistics fitted on every training row: " + ", ".join(result["preparation_statistics"]) + ")"
+        head += (
+            " (not ranked, preparation statistics fitted on every training row: "
+            + ", ".join(result["preparation_statistics"])
+            + ")"
+        )
     if result.get("uninformative_blocks"):
-        head += (" (not ranked, too few attacks or normals: "
-                 + "; ".join(f"{d}: {why}" for d, why in result["uninformative_blocks"].items()) + ")")
+        head += (
+            " (not ranked, too few attacks or normals: "
+            + "; ".join(f"{d}: {why}" for d, why in result["uninformative_blocks"].items())
+            + ")"
+        )
     if n < 2 or k < 3:
         return f"{head}: too few blocks or detectors for Friedman's test (needs 2 blocks and 3 detectors)."
     if not result["friedman_can_reject"]:
-        return (f"{head}: too few blocks for any test to reject: even identical rankings in every block would give "
-                f"Friedman p = {result['friedman_min_p_value']:.3g} >= alpha {alpha}; the ranks are descriptive only.")
+        return (
+            f"{head}: too few blocks for any test to reject: even identical rankings in every block would give "
+            f"Friedman p = {result['friedman_min_p_value']:.3g} >= alpha {alpha}; the ranks are descriptive only."
+        )
     found = "rejects" if result["p_value"] < alpha else "does not reject"
-    text = (f"{head}: Friedman p = {result['p_value']:.3g} ({found} equal ranks at alpha {alpha}; "
-            f"smallest attainable p {result['friedman_min_p_value']:.3g}).")
+    text = (
+        f"{head}: Friedman p = {result['p_value']:.3g} ({found} equal ranks at alpha {alpha}; "
+        f"smallest attainable p {result['friedman_min_p_value']:.3g})."
+    )
     if not result["chi2_approximation_reliable"]:
         text += " Fewer than Demšar's N > 10 blocks and k > 5 detectors: the chi-square p-value is approximate."
     if not result["posthoc_can_reject"]:
-        return text + (f" Nemenyi: too few blocks to separate any pair (critical difference "
-                       f"{result['critical_difference']:.3g} >= the largest possible rank gap {k - 1}).")
+        return text + (
+            f" Nemenyi: too few blocks to separate any pair (critical difference "
+            f"{result['critical_difference']:.3g} >= the largest possible rank gap {k - 1})."
+        )
     return text + f" Nemenyi critical difference {result['critical_difference']:.3g} ranks."

@@ -14,8 +14,23 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = ["experiment", "train_dataset", "test_dataset", "model", "base_model", "detector", "representation",
-           "classifier", "setting", "setting_value", "seed", "split", "metric", "group", "value"]
+COLUMNS = [
+    "experiment",
+    "train_dataset",
+    "test_dataset",
+    "model",
+    "base_model",
+    "detector",
+    "representation",
+    "classifier",
+    "setting",
+    "setting_value",
+    "seed",
+    "split",
+    "metric",
+    "group",
+    "value",
+]
 FIT_METRICS = ("fit_seconds", "n_params", "threshold", "epochs", "train_mse")
 # Nested per-split sections flattened into "<section>.<metric>": the metrics on novel test rows
 # (feature vector absent from training) and at other threshold rules (the seed paper's last loss).
@@ -67,13 +82,23 @@ def tidy_job(document: dict, experiment: str = "grid", test_dataset: str | None 
         sweep = {"parameter": "held_out_family", "value": document["excluded_family"]}
     for detector, entry in document["detectors"].items():
         representation, _, classifier = detector.partition(":")
-        base = {"experiment": experiment, "train_dataset": dataset, "test_dataset": test_dataset or dataset,
-                "model": document["model"], "base_model": document.get("base_model", document["model"]),
-                "detector": detector, "representation": representation, "classifier": classifier,
-                "setting": sweep.get("parameter", ""),
-                "setting_value": json.dumps(sweep["value"]) if sweep else "", "seed": document["seed"]}
-        rows += [{**base, "split": split, "metric": metric, "group": group, "value": value}
-                 for split, metric, group, value in detector_values(entry)]
+        base = {
+            "experiment": experiment,
+            "train_dataset": dataset,
+            "test_dataset": test_dataset or dataset,
+            "model": document["model"],
+            "base_model": document.get("base_model", document["model"]),
+            "detector": detector,
+            "representation": representation,
+            "classifier": classifier,
+            "setting": sweep.get("parameter", ""),
+            "setting_value": json.dumps(sweep["value"]) if sweep else "",
+            "seed": document["seed"],
+        }
+        rows += [
+            {**base, "split": split, "metric": metric, "group": group, "value": value}
+            for split, metric, group, value in detector_values(entry)
+        ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

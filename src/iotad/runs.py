@@ -32,7 +32,9 @@ class Matrix:
         return cls(*read_matrix(path, feature_columns))
 
     def labels(self, target: str):
-        return self.rows["family"].astype(str).to_numpy() if target == "family" else self.rows["is_attack"].to_numpy(bool)
+        return (
+            self.rows["family"].astype(str).to_numpy() if target == "family" else self.rows["is_attack"].to_numpy(bool)
+        )
 
     def take(self, positions) -> Matrix:
         return Matrix(self.X[positions], self.rows.iloc[positions].reset_index(drop=True))
@@ -82,8 +84,18 @@ def subsample(train: Matrix, max_rows: int | None, seed: int, distinct: bool = F
     return train.take(kept.index.to_numpy())
 
 
-NOVEL_METRICS = ("records", "attacks", "accuracy", "precision", "recall", "f1", "auroc", "auprc", "auprc_baseline",
-                 "false_alarm_rate")
+NOVEL_METRICS = (
+    "records",
+    "attacks",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "auroc",
+    "auprc",
+    "auprc_baseline",
+    "false_alarm_rate",
+)
 RULE_METRICS = ("accuracy", "precision", "recall", "f1", "false_alarm_rate")
 
 
@@ -106,13 +118,17 @@ def evaluate(rows: pd.DataFrame, scores, predictions, training_labels, seen=None
         metrics["overlap_share"] = float(seen.mean()) if len(seen) else None  # no records: "accuracy" says why
         novel = binary_metrics(attack[~seen], np.asarray(scores)[~seen], flagged[~seen])
         metrics["novel"] = {key: novel[key] for key in NOVEL_METRICS} | (
-            {"undefined": novel["undefined"]} if "undefined" in novel else {})
+            {"undefined": novel["undefined"]} if "undefined" in novel else {}
+        )
     for rule, threshold in (thresholds or {}).items():
         at_rule = np.asarray(scores) > threshold
         values = threshold_metrics(attack, at_rule)  # a threshold moves no score-based metric
         undefined = {key: why for key, why in values.get("undefined", {}).items() if key in RULE_METRICS}
-        metrics[rule] = {"threshold": float(threshold), **{key: values[key] for key in RULE_METRICS},
-                         "detection": detection_rates(rows, at_rule, training_labels).to_dict(orient="records")}
+        metrics[rule] = {
+            "threshold": float(threshold),
+            **{key: values[key] for key in RULE_METRICS},
+            "detection": detection_rates(rows, at_rule, training_labels).to_dict(orient="records"),
+        }
         if undefined:
             metrics[rule]["undefined"] = undefined
     return metrics
@@ -120,8 +136,9 @@ def evaluate(rows: pd.DataFrame, scores, predictions, training_labels, seen=None
 
 def _score_frame(rows: pd.DataFrame, split: str, detector: str, scores, predictions) -> pd.DataFrame:
     ids = rows[[c for c in ("part", "record_id", "label", "family", "is_attack") if c in rows.columns]]
-    return ids.assign(split=split, detector=detector, score=np.asarray(scores, "float64"),
-                      prediction=np.asarray(predictions, "int8"))
+    return ids.assign(
+        split=split, detector=detector, score=np.asarray(scores, "float64"), prediction=np.asarray(predictions, "int8")
+    )
 
 
 def score_rows(detector, data: Matrix) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -129,14 +146,23 @@ def score_rows(detector, data: Matrix) -> tuple[np.ndarray, np.ndarray | None, i
     once; returns how many rows were scored too."""
     multi_class = getattr(detector, "target", "binary") == "family"
     X, row_to_unique = data.distinct_features or (data.X, None)
-    scores, families = detector.decision_function_and_families(X) if multi_class else (detector.decision_function(X), None)
+    scores, families = (
+        detector.decision_function_and_families(X) if multi_class else (detector.decision_function(X), None)
+    )
     if row_to_unique is not None:
         scores, families = scores[row_to_unique], None if families is None else families[row_to_unique]
     return scores, families, len(X)
 
 
-def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels, log=None,
-                 seen: dict[str, np.ndarray] | None = None, context: str = "") -> tuple[dict, list]:
+def score_splits(
+    name: str,
+    detector,
+    tests: dict[str, Matrix],
+    training_labels,
+    log=None,
+    seen: dict[str, np.ndarray] | None = None,
+    context: str = "",
+) -> tuple[dict, list]:
     """Metrics per test split and the per-record score frames of one fitted detector. With ``seen``
     ({split: rows whose feature vector occurs in training}, see ``seen_in_training``), each split also
     reports its overlap with the training rows and the metrics on its novel rows; ``context``
@@ -144,25 +170,37 @@ def score_splits(name: str, detector, tests: dict[str, Matrix], training_labels,
     results, frames = {}, []
     thresholds = getattr(detector, "alternative_thresholds_", None)
     for split, data in tests.items():
-        data.distinct_features  # grouped once per matrix (cached), outside the detector's scoring time
+        _ = data.distinct_features  # grouped once per matrix (cached), outside the detector's scoring time
         start = time.perf_counter()
         scores, families, scored = score_rows(detector, data)
         seconds = time.perf_counter() - start
         predictions = scores > detector.threshold_  # what each detector's predict() does
         result = evaluate(data.rows, scores, predictions, training_labels, (seen or {}).get(split), thresholds)
         # Throughput of the detector itself: rows it scored, not the repeats filled in from them.
-        result.update(predict_seconds=seconds, distinct_records_scored=scored, records_per_second=scored / max(seconds, 1e-9))
+        result.update(
+            predict_seconds=seconds, distinct_records_scored=scored, records_per_second=scored / max(seconds, 1e-9)
+        )
         if families is not None:
             truth = data.labels("family")
-            result.update(family_accuracy=float(accuracy_score(truth, families)),
-                          family_macro_f1=float(f1_score(truth, families, average="macro", zero_division=0)))
+            result.update(
+                family_accuracy=float(accuracy_score(truth, families)),
+                family_macro_f1=float(f1_score(truth, families, average="macro", zero_division=0)),
+            )
         results[split] = result
         frames.append(_score_frame(data.rows, split, name, scores, predictions))
         if log:
             warn_undefined(log, f"{context}{name} on {split}", result)
-            log.info("%s on %s: AUROC %s, accuracy %s, F1 %s (%d records, %d distinct scored at %.0f records/s)",
-                     name, split, _shown(result["auroc"]), _shown(result["accuracy"]), _shown(result["f1"]),
-                     len(data.rows), scored, result["records_per_second"])
+            log.info(
+                "%s on %s: AUROC %s, accuracy %s, F1 %s (%d records, %d distinct scored at %.0f records/s)",
+                name,
+                split,
+                _shown(result["auroc"]),
+                _shown(result["accuracy"]),
+                _shown(result["f1"]),
+                len(data.rows),
+                scored,
+                result["records_per_second"],
+            )
     return results, frames
 
 
@@ -171,7 +209,9 @@ def seen_in_training(tests: dict[str, Matrix], train: Matrix | None) -> dict[str
     return None if train is None else {split: data.seen_in(train) for split, data in tests.items()}
 
 
-def degenerate_reasons(splits: dict, frames: list[pd.DataFrame], history: dict, majority_share: float | None) -> list[str]:
+def degenerate_reasons(
+    splits: dict, frames: list[pd.DataFrame], history: dict, majority_share: float | None
+) -> list[str]:
     """Why a fitted detector is degenerate (empty: it is not): the same score for every record of a
     test split, every normal record of a test split flagged, or (a supervised model) a validation
     accuracy that never left the majority family's share. Such runs are reported apart, never averaged."""
@@ -185,8 +225,13 @@ def degenerate_reasons(splits: dict, frames: list[pd.DataFrame], history: dict, 
             reasons.append(f"every normal record flagged on {split}")
     accuracy = history.get("val_accuracy") or []
     # (a validation split of one family says nothing: predicting it is right, not stuck)
-    if majority_share is not None and majority_share < 1 and len(accuracy) > 1 and np.ptp(accuracy) == 0 \
-            and abs(accuracy[0] - majority_share) < 1e-3:
+    if (
+        majority_share is not None
+        and majority_share < 1
+        and len(accuracy) > 1
+        and np.ptp(accuracy) == 0
+        and abs(accuracy[0] - majority_share) < 1e-3
+    ):
         reasons.append(f"validation accuracy constant at the majority family's share ({majority_share:.3f})")
     return reasons
 
@@ -204,18 +249,47 @@ def _shown(value) -> str:
     return "undefined" if value is None else f"{value:.4f}"
 
 
-def run_job(model: str, params: dict, *, seed: int, threads: int | None, train: Matrix, val: Matrix,
-            tests: dict[str, Matrix], exclude_family: str | None = None, log=None, dataset: str = "") -> JobResult:
+def run_job(
+    model: str,
+    params: dict,
+    *,
+    seed: int,
+    threads: int | None,
+    train: Matrix,
+    val: Matrix,
+    tests: dict[str, Matrix],
+    exclude_family: str | None = None,
+    log=None,
+    dataset: str = "",
+) -> JobResult:
     """Fit one config model's detectors and score the test splits. ``exclude_family`` names the family
     a leave-one-family-out job holds out: its matrices come from a view prepared without it (split,
     transform, LOF, DBSCAN), so here it must be absent from training and validation already."""
-    return next(run_jobs(model, params, seeds=[seed], threads=threads, views=[(train, val, tests)],
-                         exclude_family=exclude_family, log=log, dataset=dataset))
+    return next(
+        run_jobs(
+            model,
+            params,
+            seeds=[seed],
+            threads=threads,
+            views=[(train, val, tests)],
+            exclude_family=exclude_family,
+            log=log,
+            dataset=dataset,
+        )
+    )
 
 
-def run_jobs(model: str, params: dict, *, seeds: list[int], threads: int | None,
-             views: list[tuple[Matrix, Matrix, dict[str, Matrix]]], exclude_family: str | None = None, log=None,
-             dataset: str = "") -> Iterator[JobResult]:
+def run_jobs(
+    model: str,
+    params: dict,
+    *,
+    seeds: list[int],
+    threads: int | None,
+    views: list[tuple[Matrix, Matrix, dict[str, Matrix]]],
+    exclude_family: str | None = None,
+    log=None,
+    dataset: str = "",
+) -> Iterator[JobResult]:
     """``run_job`` for every seed of a (dataset, model) job, each on its own view (train, val, tests):
     the networks of all seeds train together (``models.stacked``: one compiled graph, each seed's
     result what it would be alone), then each seed's other fits and scoring. Yields each seed's result
@@ -223,8 +297,10 @@ def run_jobs(model: str, params: dict, *, seeds: list[int], threads: int | None,
     for train, val, _ in views:
         for name, data in (("training", train), ("validation", val)):
             if exclude_family and (data.rows["family"].astype(str) == exclude_family).any():
-                raise ValueError(f"{dataset}: held-out family {exclude_family!r} occurs in the {name} rows of a "
-                                 f"leave-one-family-out job; its matrices must come from the view without it")
+                raise ValueError(
+                    f"{dataset}: held-out family {exclude_family!r} occurs in the {name} rows of a "
+                    f"leave-one-family-out job; its matrices must come from the view without it"
+                )
     params = dict(params)
     # The job's own options (one list for the job and the config check); feature_columns were applied
     # when the matrices were read, sweep is bookkeeping.
@@ -232,14 +308,30 @@ def run_jobs(model: str, params: dict, *, seeds: list[int], threads: int | None,
     max_rows, distinct = options["max_train_rows"], bool(options["distinct_rows"])
     fitted_on = [subsample(train, max_rows, seed, distinct) for seed, (train, _, _) in zip(seeds, views)]
     detectors = [build_detectors(model, params, seed, threads) for seed in seeds]
-    pretrained = _train_networks_together(model, seeds, detectors, fitted_on, [val for _, val, _ in views], log, dataset)
+    pretrained = _train_networks_together(
+        model, seeds, detectors, fitted_on, [val for _, val, _ in views], log, dataset
+    )
     for seed, (train, val, tests), fitted, seed_detectors in zip(seeds, views, fitted_on, detectors):
-        yield _seed_job(model, params, options, seed, train, val, tests, fitted, seed_detectors, pretrained, exclude_family,
-                        log, dataset)
+        yield _seed_job(
+            model,
+            params,
+            options,
+            seed,
+            train,
+            val,
+            tests,
+            fitted,
+            seed_detectors,
+            pretrained,
+            exclude_family,
+            log,
+            dataset,
+        )
 
 
-def _train_networks_together(model: str, seeds, detectors: list[dict], fitted_on: list[Matrix], vals: list[Matrix],
-                             log, dataset: str) -> set[int]:
+def _train_networks_together(
+    model: str, seeds, detectors: list[dict], fitted_on: list[Matrix], vals: list[Matrix], log, dataset: str
+) -> set[int]:
     """Fit every seed's networks (an autoencoder, the encoder a latent model's classifiers share) in
     one group; returns the ids of the detectors now fully fitted. A latent model's encoder is fitted
     once per seed and handed to its classifiers frozen (they then fit their classifier on its codes)."""
@@ -275,14 +367,24 @@ def _train_networks_together(model: str, seeds, detectors: list[dict], fitted_on
     return whole
 
 
-def _seed_job(model, params, options, seed, train, val, tests, fitted_on, detectors, pretrained, exclude_family, log,
-              dataset) -> JobResult:
+def _seed_job(
+    model, params, options, seed, train, val, tests, fitted_on, detectors, pretrained, exclude_family, log, dataset
+) -> JobResult:
     """One seed's remaining fits, scoring and metrics document (its networks trained already)."""
     max_rows, distinct = options["max_train_rows"], bool(options["distinct_rows"])
     sweep, feature_columns = options["sweep"], options["feature_columns"]
     training_labels = set(train.rows["label"].astype(str))
-    document = {"model": model, "base_model": params.get("model", model), "seed": seed, "params": params, "max_train_rows": max_rows,
-                "distinct_rows": distinct, "train_rows": len(fitted_on.rows), "train_rows_available": len(train.rows), "detectors": {}}
+    document = {
+        "model": model,
+        "base_model": params.get("model", model),
+        "seed": seed,
+        "params": params,
+        "max_train_rows": max_rows,
+        "distinct_rows": distinct,
+        "train_rows": len(fitted_on.rows),
+        "train_rows_available": len(train.rows),
+        "detectors": {},
+    }
     if distinct:
         document["train_rows_distinct"] = len(train.distinct.rows)
     if sweep:
@@ -301,31 +403,60 @@ def _seed_job(model, params, options, seed, train, val, tests, fitted_on, detect
                 raise ValueError(f"{dataset}/{model}/seed{seed}: {name}: {exc}") from exc
         histories[name] = detector.history_
         if log:
-            log.info("%s: fitted on %d rows in %.1f s, threshold %.6g", name, len(fitted_on.rows),
-                     detector.fit_seconds_, detector.threshold_)
-        splits, new_frames = score_splits(name, detector, tests, training_labels, log, seen,
-                                          f"{dataset}/{model}/seed{seed}: ")
+            log.info(
+                "%s: fitted on %d rows in %.1f s, threshold %.6g",
+                name,
+                len(fitted_on.rows),
+                detector.fit_seconds_,
+                detector.threshold_,
+            )
+        splits, new_frames = score_splits(
+            name, detector, tests, training_labels, log, seen, f"{dataset}/{model}/seed{seed}: "
+        )
         frames += new_frames
-        document["detectors"][name] = {"fit_seconds": detector.fit_seconds_, "n_params": detector.n_params_,
-                                       "threshold": float(detector.threshold_),
-                                       "epochs": len(detector.history_.get("loss", [])), "splits": splits}
+        document["detectors"][name] = {
+            "fit_seconds": detector.fit_seconds_,
+            "n_params": detector.n_params_,
+            "threshold": float(detector.threshold_),
+            "epochs": len(detector.history_.get("loss", [])),
+            "splits": splits,
+        }
         if getattr(detector, "train_mse_", None) is not None:
             document["detectors"][name]["train_mse"] = detector.train_mse_
-        majority = val.rows["family"].astype(str).value_counts(normalize=True).iloc[0] if target == "family" and len(val.rows) else None
+        majority = (
+            val.rows["family"].astype(str).value_counts(normalize=True).iloc[0]
+            if target == "family" and len(val.rows)
+            else None
+        )
         reasons = degenerate_reasons(splits, new_frames, detector.history_, majority)
         document["detectors"][name]["degenerate"] = reasons
         if reasons and log:
-            log.warning("%s/%s/seed%s: %s is degenerate (%s): reported apart, out of means and ranks",
-                        dataset, model, seed, name, "; ".join(reasons))
+            log.warning(
+                "%s/%s/seed%s: %s is degenerate (%s): reported apart, out of means and ranks",
+                dataset,
+                model,
+                seed,
+                name,
+                "; ".join(reasons),
+            )
     return JobResult(document, pd.concat(frames, ignore_index=True), histories, detectors)
 
 
-def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training_labels, log=None,
-              train: Matrix | None = None, context: str = "") -> JobResult:
+def cross_job(
+    detectors: dict,
+    trained: dict,
+    tests: dict[str, Matrix],
+    training_labels,
+    log=None,
+    train: Matrix | None = None,
+    context: str = "",
+) -> JobResult:
     """Score another dataset's splits (in the training dataset's feature space) with fitted detectors;
     ``trained`` is the training job's metrics document (fit figures are copied from it); ``train``, the
     training rows, gives each split's overlap with them (NSL-KDD is derived from KDD'99)."""
-    document = {key: trained[key] for key in ("model", "base_model", "seed", "params", "feature_columns") if key in trained}
+    document = {
+        key: trained[key] for key in ("model", "base_model", "seed", "params", "feature_columns") if key in trained
+    }
     document["detectors"], frames, seen = {}, [], seen_in_training(tests, train)
     for name, detector in detectors.items():
         splits, new_frames = score_splits(name, detector, tests, training_labels, log, seen, context)
@@ -339,18 +470,32 @@ def cross_job(detectors: dict, trained: dict, tests: dict[str, Matrix], training
     return JobResult(document, pd.concat(frames, ignore_index=True), {})
 
 
-def precomputed_lof_job(lof_scores: pd.DataFrame, summary: dict, train: Matrix, tests: dict[str, Matrix],
-                        log=None, context: str = "") -> JobResult:
+def precomputed_lof_job(
+    lof_scores: pd.DataFrame, summary: dict, train: Matrix, tests: dict[str, Matrix], log=None, context: str = ""
+) -> JobResult:
     """The canonicalization stage's novelty LOF as a baseline: its scores, outline-score threshold."""
-    document = {"model": "lof", "base_model": "lof", "seed": None, "params": {"n_neighbors": summary["n_neighbors"],
-                                                         "contamination": summary["contamination"]},
-                "detectors": {"lof": {"fit_seconds": None, "n_params": None, "threshold": summary["outline_score"],
-                                      "epochs": 0, "splits": {}}}}
+    document = {
+        "model": "lof",
+        "base_model": "lof",
+        "seed": None,
+        "params": {"n_neighbors": summary["n_neighbors"], "contamination": summary["contamination"]},
+        "detectors": {
+            "lof": {
+                "fit_seconds": None,
+                "n_params": None,
+                "threshold": summary["outline_score"],
+                "epochs": 0,
+                "splits": {},
+            }
+        },
+    }
     frames, training_labels = [], set(train.rows["label"].astype(str))
     for split, data in tests.items():
         rows = lof_scores[lof_scores["split"] == split].reset_index(drop=True)
         if not rows["record_id"].equals(data.rows["record_id"].reset_index(drop=True)):
-            raise ValueError(f"{context}LOF scores of split {split!r} do not follow its feature matrix's rows; rerun the lof rule")
+            raise ValueError(
+                f"{context}LOF scores of split {split!r} do not follow its feature matrix's rows; rerun the lof rule"
+            )
         predictions = rows["lof_label"].to_numpy() == -1
         result = evaluate(rows, rows["lof_score"], predictions, training_labels, data.seen_in(train))
         if log:

@@ -51,24 +51,38 @@ def check_kind_overrides(overrides: dict[str, str], registry: Registry) -> None:
     for pattern, kind in overrides.items():
         names = [n for n in registry.datasets if fnmatch.fnmatchcase(n, pattern)]
         if not names:
-            raise ConfigError(f"{where}: {pattern!r} matches no dataset in the registry; known: {', '.join(registry.datasets)}")
+            raise ConfigError(
+                f"{where}: {pattern!r} matches no dataset in the registry; known: {', '.join(registry.datasets)}"
+            )
         if kind not in SPLIT_KINDS:
-            raise ConfigError(f"{where}: {pattern!r}: unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
+            raise ConfigError(
+                f"{where}: {pattern!r}: unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}"
+            )
         # Only names this pattern decides (an earlier pattern wins).
         names = [n for n in names if split_kind(registry.dataset(n), overrides) == kind]
         official = [n for n in names if registry.dataset(n).split["kind"] == "official"]
         if official:
-            raise ConfigError(f"{where}: {pattern!r} matches {', '.join(official)}, split by its official test files; "
-                              "remove it from the pattern")
+            raise ConfigError(
+                f"{where}: {pattern!r} matches {', '.join(official)}, split by its official test files; "
+                "remove it from the pattern"
+            )
         if kind == "vu_nbaiot":
-            wrong = [n for n in names if not {VU_TRAIN_ATTACKS, VU_TEST_ATTACKS} <= set(registry.dataset(n).family_map.values())]
+            wrong = [
+                n
+                for n in names
+                if not {VU_TRAIN_ATTACKS, VU_TEST_ATTACKS} <= set(registry.dataset(n).family_map.values())
+            ]
             if wrong:
-                raise ConfigError(f"{where}: {pattern!r}: vu_nbaiot needs the families gafgyt and mirai (N-BaIoT devices); "
-                                  f"{', '.join(wrong)} has other families")
+                raise ConfigError(
+                    f"{where}: {pattern!r}: vu_nbaiot needs the families gafgyt and mirai (N-BaIoT devices); "
+                    f"{', '.join(wrong)} has other families"
+                )
             no_mirai = [n for n in names if not any("mirai" in f for f in registry.dataset(n).files())]
             if no_mirai:
-                raise ConfigError(f"{where}: {pattern!r} -> vu_nbaiot: {', '.join(no_mirai)}: no Mirai file for the test side; "
-                                  "map them to stratified before this pattern (the first matching pattern wins)")
+                raise ConfigError(
+                    f"{where}: {pattern!r} -> vu_nbaiot: {', '.join(no_mirai)}: no Mirai file for the test side; "
+                    "map them to stratified before this pattern (the first matching pattern wins)"
+                )
 
 
 def _strata(frame: pd.DataFrame) -> pd.Series:
@@ -143,8 +157,9 @@ def grouped_split(
     return frame[~held], frame[held]
 
 
-def _draw(frame: pd.DataFrame, size: float, seed: int, grouped: bool, eligible: pd.Series | None = None,
-          stream: str = "test"):
+def _draw(
+    frame: pd.DataFrame, size: float, seed: int, grouped: bool, eligible: pd.Series | None = None, stream: str = "test"
+):
     """(rest, held out): grouped, or today's row-level stratified split, from the eligible rows."""
     if grouped:
         return grouped_split(frame, size, seed, eligible, stream)
@@ -155,8 +170,15 @@ def _draw(frame: pd.DataFrame, size: float, seed: int, grouped: bool, eligible: 
 
 
 def split_dataset(
-    parts: dict[str, pd.DataFrame], spec: DatasetSpec, *, seed: int, val_size: float, test_size: float | None = None,
-    group_duplicates: bool = True, kind: str | None = None, exclude_family: str | None = None,
+    parts: dict[str, pd.DataFrame],
+    spec: DatasetSpec,
+    *,
+    seed: int,
+    val_size: float,
+    test_size: float | None = None,
+    group_duplicates: bool = True,
+    kind: str | None = None,
+    exclude_family: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Split the cleaned parts. Every row keeps ``record_id`` and gains ``part`` (its source part).
 
@@ -174,8 +196,10 @@ def split_dataset(
             return frame
         held_out = frame["family"].astype(str) == exclude_family
         if not held_out.any():
-            raise ValueError(f"{spec.name}: held-out family {exclude_family!r} does not occur in the training rows "
-                             f"(families: {', '.join(sorted(frame['family'].astype(str).unique()))})")
+            raise ValueError(
+                f"{spec.name}: held-out family {exclude_family!r} does not occur in the training rows "
+                f"(families: {', '.join(sorted(frame['family'].astype(str).unique()))})"
+            )
         return frame[~held_out]
 
     if kind == "official":
@@ -192,8 +216,10 @@ def split_dataset(
         frame = parts[spec.train_part]
         unknown = frame["family"] == VU_TEST_ATTACKS
         if not unknown.any():
-            raise ValueError(f"{spec.name}: split kind vu_nbaiot needs mirai rows for the test side and found none; "
-                             "set split.kind_overrides to stratified for this dataset")
+            raise ValueError(
+                f"{spec.name}: split kind vu_nbaiot needs mirai rows for the test side and found none; "
+                "set split.kind_overrides to stratified for this dataset"
+            )
         known = without(frame[~unknown])
         train, held = _draw(known, size, seed, group_duplicates, eligible=known["family"] == "normal")
         tests = {"test": pd.concat([held, frame[unknown]]).sort_index()}
@@ -231,7 +257,8 @@ def split_report(splits: dict[str, pd.DataFrame]) -> dict:
         attack = part["is_attack"].to_numpy(dtype=bool)
         own = groups.loc[name].to_numpy()
         entry = {
-            "rows": len(part), "attack_rows": int(attack.sum()),
+            "rows": len(part),
+            "attack_rows": int(attack.sum()),
             "families": {str(k): int(v) for k, v in part["family"].value_counts().items()},
             "distinct_vectors": int(len(np.unique(own))),
         }

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import logging
+import math
 import os
 import random
 import socket
@@ -80,7 +80,9 @@ def checkout_id(workdir: str | Path) -> str:
 
 def git_commit(directory: str | Path) -> str:
     try:
-        out = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
@@ -94,7 +96,7 @@ def retrying(action, *, attempts: int = 30, what: str = "MLflow call"):
         except Exception as exc:  # MlflowException wraps sqlalchemy's OperationalError
             if "locked" not in str(exc).lower() or attempt == attempts - 1:
                 raise
-            delay = min(5.0, 0.1 * 2 ** attempt) * (0.5 + random.random())
+            delay = min(5.0, 0.1 * 2**attempt) * (0.5 + random.random())
             log.info("%s: database locked, retrying in %.1f s", what, delay)
             time.sleep(delay)
 
@@ -181,24 +183,41 @@ def job_metrics(metrics: dict) -> dict[str, float]:
 def degenerate_tag(metrics: dict) -> dict[str, str]:
     """{"degenerate": "<detector>: <reasons>; ..."} for a job with degenerate detectors, else {}: a
     filter in the MLflow UI (tags.degenerate) finds the runs the report sets apart."""
-    flagged = [f"{name}: {', '.join(entry['degenerate'])}" for name, entry in metrics["detectors"].items()
-               if entry.get("degenerate")]
+    flagged = [
+        f"{name}: {', '.join(entry['degenerate'])}"
+        for name, entry in metrics["detectors"].items()
+        if entry.get("degenerate")
+    ]
     return {"degenerate": "; ".join(flagged)} if flagged else {}
 
 
-def log_job(uri: str, experiment_id: str, job: str, *, checkout: str, config: str, tags: dict, params: dict,
-            metrics: dict[str, float], histories: dict[str, dict[str, list[float]]], artifacts: list[str | Path]) -> str:
+def log_job(
+    uri: str,
+    experiment_id: str,
+    job: str,
+    *,
+    checkout: str,
+    config: str,
+    tags: dict,
+    params: dict,
+    metrics: dict[str, float],
+    histories: dict[str, dict[str, list[float]]],
+    artifacts: list[str | Path],
+) -> str:
     """One run for one job, replacing the earlier runs of this job, checkout and config; returns its id."""
     from mlflow.entities import Metric, Param
 
     client = client_for(uri)
     identity = {JOB_TAG: job, CHECKOUT_TAG: checkout, CONFIG_TAG: config}
     # Searched by job only (a path in a filter string would need quoting), matched on all three here.
-    found = retrying(lambda: client.search_runs([experiment_id], filter_string=f"tags.`{JOB_TAG}` = '{job}'"),
-                     what="search runs")
+    found = retrying(
+        lambda: client.search_runs([experiment_id], filter_string=f"tags.`{JOB_TAG}` = '{job}'"), what="search runs"
+    )
     earlier = [r.info.run_id for r in found if all(r.data.tags.get(k) == v for k, v in identity.items())]
-    run = retrying(lambda: client.create_run(experiment_id, tags={**tags, **identity}, run_name=job.replace("/", " ")),
-                   what="create run")
+    run = retrying(
+        lambda: client.create_run(experiment_id, tags={**tags, **identity}, run_name=job.replace("/", " ")),
+        what="create run",
+    )
     run_id, now = run.info.run_id, int(time.time() * 1000)
     entries = [Metric(k, v, now, 0) for k, v in metrics.items() if v == v]  # NaN (undefined) left out
     for detector, history in histories.items():
@@ -206,9 +225,13 @@ def log_job(uri: str, experiment_id: str, job: str, *, checkout: str, config: st
             entries += [Metric(f"{detector}.history.{key}", float(v), now, step) for step, v in enumerate(values)]
     param_list = [Param(k, str(v)[:6000]) for k, v in params.items()]
     for i in range(0, len(param_list), MAX_PARAMS_PER_BATCH):
-        retrying(lambda i=i: client.log_batch(run_id, params=param_list[i:i + MAX_PARAMS_PER_BATCH]), what="log params")
+        retrying(
+            lambda i=i: client.log_batch(run_id, params=param_list[i : i + MAX_PARAMS_PER_BATCH]), what="log params"
+        )
     for i in range(0, len(entries), MAX_METRICS_PER_BATCH):
-        retrying(lambda i=i: client.log_batch(run_id, metrics=entries[i:i + MAX_METRICS_PER_BATCH]), what="log metrics")
+        retrying(
+            lambda i=i: client.log_batch(run_id, metrics=entries[i : i + MAX_METRICS_PER_BATCH]), what="log metrics"
+        )
     for path in map(Path, artifacts):
         if path.is_dir():
             retrying(lambda p=path: client.log_artifacts(run_id, str(p), artifact_path=p.name), what="log artifacts")

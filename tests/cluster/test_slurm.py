@@ -28,8 +28,9 @@ def slurm(tmp_path_factory):
     """SLURM_CONF of a running single-node cluster; every daemon it started is stopped afterwards."""
     state = tmp_path_factory.mktemp("slurm")
     try:
-        started = subprocess.run(["timeout", "-k", "10", "600", str(HERE / "start_slurm.sh"), str(state)],
-                                 capture_output=True, text=True)
+        started = subprocess.run(
+            ["timeout", "-k", "10", "600", str(HERE / "start_slurm.sh"), str(state)], capture_output=True, text=True
+        )
         assert started.returncode == 0, f"SLURM did not start:\n{started.stdout[-2000:]}\n{started.stderr[-3000:]}"
         yield "/etc/slurm/slurm.conf"
     finally:
@@ -40,23 +41,52 @@ def test_workflow_runs_as_slurm_jobs_and_every_run_reaches_the_mlflow_server(slu
     workdir = tmp_path / "run"
     write_config(workdir, build_tiny_mirror(tmp_path / "tiny", mirror))
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config.update(datasets=[DATASET], models=MODELS, seeds=SEEDS, cross_dataset=[],
-                  leave_one_family_out={"datasets": [], "models": [], "families": []})
-    config["sweeps"].update(datasets=[], lof={"datasets": [], "parameters": {}}, dbscan={"datasets": [], "parameters": {}})
+    config.update(
+        datasets=[DATASET],
+        models=MODELS,
+        seeds=SEEDS,
+        cross_dataset=[],
+        leave_one_family_out={"datasets": [], "models": [], "families": []},
+    )
+    config["sweeps"].update(
+        datasets=[], lof={"datasets": [], "parameters": {}}, dbscan={"datasets": [], "parameters": {}}
+    )
     config["mlflow"]["experiment"] = "iotad-slurm-test"
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
 
     with mlflow_server(tmp_path / "mlflow") as uri:
         env = {k: v for k, v in os.environ.items() if k != "IOTAD_DATA_MIRROR"}
-        env.update(SLURM_CONF=slurm, MLFLOW_TRACKING_URI=uri,
-                   PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")  # the venv, in the jobs too
-        command = ["timeout", "-k", "10", "600", str(Path(sys.executable).with_name("snakemake")),
-                   "--profile", str(REPO / "profiles/slurm"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-                   "--configfile", str(workdir / "config.yaml"), "--jobs", "8", "--slurm-no-account",
-                   "--slurm-keep-successful-logs", "--slurm-init-seconds-before-status-checks", "2",
-                   "--seconds-between-status-checks", "2"]
-        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                cwd=workdir)
+        env.update(
+            SLURM_CONF=slurm,
+            MLFLOW_TRACKING_URI=uri,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        )  # the venv, in the jobs too
+        command = [
+            "timeout",
+            "-k",
+            "10",
+            "600",
+            str(Path(sys.executable).with_name("snakemake")),
+            "--profile",
+            str(REPO / "profiles/slurm"),
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config.yaml"),
+            "--jobs",
+            "8",
+            "--slurm-no-account",
+            "--slurm-keep-successful-logs",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--seconds-between-status-checks",
+            "2",
+        ]
+        result = subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir
+        )
         assert result.returncode == 0, result.stdout[-4000:]
 
         # Every job of the run was submitted to SLURM, and each ran as the job SLURM says it was.
@@ -76,5 +106,6 @@ def test_workflow_runs_as_slurm_jobs_and_every_run_reaches_the_mlflow_server(slu
         experiment = client.get_experiment_by_name("iotad-slurm-test")
         runs = client.search_runs([experiment.experiment_id])
         assert sorted(r.data.tags[tracking.JOB_TAG] for r in runs) == sorted(
-            f"{DATASET}/{m}/seed{s}" for m in MODELS for s in SEEDS)
+            f"{DATASET}/{m}/seed{s}" for m in MODELS for s in SEEDS
+        )
         assert all(client.list_artifacts(r.info.run_id) for r in runs)  # artifacts went through the server

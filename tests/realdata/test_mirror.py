@@ -9,7 +9,9 @@ from iotad.registry import load_registry
 
 pytestmark = pytest.mark.realdata
 REG = load_registry()
-MIRRORED = [k for k in REG.files if not k.startswith(("n-baiot/", "cic-ids2017/"))] + ["n-baiot/demonstrate_structure.csv.gz"]
+MIRRORED = [k for k in REG.files if not k.startswith(("n-baiot/", "cic-ids2017/"))] + [
+    "n-baiot/demonstrate_structure.csv.gz"
+]
 
 
 @pytest.mark.parametrize("key", MIRRORED)
@@ -71,7 +73,13 @@ def test_kdd_families_and_test_only_attacks(mirror):
     spec = REG.dataset("kddcup99")
     train, _ = clean_part(parsed(mirror, "kddcup99", "train"), spec, CleaningOptions(), "train")
     test, _ = clean_part(parsed(mirror, "kddcup99", "test"), spec, CleaningOptions(), "test")
-    assert train["family"].value_counts().to_dict() == {"dos": 391_458, "normal": 97_278, "probe": 4_107, "r2l": 1_126, "u2r": 52}
+    assert train["family"].value_counts().to_dict() == {
+        "dos": 391_458,
+        "normal": 97_278,
+        "probe": 4_107,
+        "r2l": 1_126,
+        "u2r": 52,
+    }
     unseen = set(test["label"]) - set(train["label"])
     assert {"mailbomb", "apache2", "snmpgetattack", "mscan", "httptunnel"} <= unseen
     assert int(train["is_attack"].sum()) == 494_021 - 97_278
@@ -90,5 +98,7 @@ def test_unsw_partition_is_identified_by_row_count(mirror):
     spec = REG.dataset("unsw-nb15")
     rows = len(parsed(mirror, "unsw-nb15", "all"))
     assert identify_partition(spec, rows, "unsw").startswith("UNSW-NB15 testing-set")
-    with pytest.raises(ParseError, match=r"unsw: 1,000 rows match no known partition of unsw-nb15 \(82,332, 175,341 rows\)"):
+    with pytest.raises(
+        ParseError, match=r"unsw: 1,000 rows match no known partition of unsw-nb15 \(82,332, 175,341 rows\)"
+    ):
         identify_partition(spec, 1_000, "unsw")

@@ -45,8 +45,9 @@ def ton_frames(mirror):
 def ton_slice(ton_frames):
     """[(X, is_attack, family)] for train, validation and test, transformed as fitted on train."""
     transform = FeatureTransform.fit(ton_frames[0])
-    return [(transform.transform(f)[0], f["is_attack"].to_numpy(), f["family"].astype(str).to_numpy())
-            for f in ton_frames]
+    return [
+        (transform.transform(f)[0], f["is_attack"].to_numpy(), f["family"].astype(str).to_numpy()) for f in ton_frames
+    ]
 
 
 @pytest.fixture(scope="session")

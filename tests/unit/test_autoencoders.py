@@ -21,8 +21,10 @@ def test_each_autoencoder_learns_and_separates_attacks(nsl_slice, variant):
     Xt, yt = nsl_slice[2]
     scores = model.decision_function(Xt)
     m = binary_metrics(yt, scores, model.predict(Xt))
-    print(f"{variant}: val_loss {model.history_['val_loss'][0]:.4f} -> {min(model.history_['val_loss']):.4f}, "
-          f"AUROC {m['auroc']:.3f}, accuracy {m['accuracy']:.3f}, {model.n_params_} parameters")
+    print(
+        f"{variant}: val_loss {model.history_['val_loss'][0]:.4f} -> {min(model.history_['val_loss']):.4f}, "
+        f"AUROC {m['auroc']:.3f}, accuracy {m['accuracy']:.3f}, {model.n_params_} parameters"
+    )
     assert min(model.history_["val_loss"]) < model.history_["val_loss"][0]
     assert m["auroc"] > 0.8
 
@@ -60,8 +62,12 @@ def test_no_early_stopping_keeps_the_last_epochs_weights(nsl_slice):
     from iotad.models.autoencoders import AutoencoderDetector
 
     (X, y), (Xv, yv), _ = _val_loss_rises(nsl_slice)
-    runs = {patience: AutoencoderDetector(variant="denoising_ae", epochs=6, batch_size=256, seed=0, threads=2,
-                                          patience=patience).fit(X, y, Xv, yv) for patience in (None, 100)}
+    runs = {
+        patience: AutoencoderDetector(
+            variant="denoising_ae", epochs=6, batch_size=256, seed=0, threads=2, patience=patience
+        ).fit(X, y, Xv, yv)
+        for patience in (None, 100)
+    }
     for patience, model in runs.items():
         val_loss = model.history_["val_loss"]
         assert np.argmin(val_loss) < len(val_loss) - 1  # the setting this test needs: the best epoch is not the last
@@ -82,7 +88,9 @@ def test_train_mse_and_the_notebooks_last_loss_threshold_beside_the_configured_r
 
 
 @pytest.mark.parametrize("sparse, dense", [("sparse_deep_denoising_ae", "denoising_ae")])
-def test_default_sparse_variant_has_a_sparser_code_than_its_dense_twin(nsl_slice, config_hyperparameters, sparse, dense):
+def test_default_sparse_variant_has_a_sparser_code_than_its_dense_twin(
+    nsl_slice, config_hyperparameters, sparse, dense
+):
     """At the default run's L1 the sparse variant's 8-unit code is measurably sparser than the same
     network's without the penalty, same seed (at the notebook's 1e-5 the two codes matched: mean |code|
     ratio ~0.98, AUROC within 0.0007)."""
@@ -95,8 +103,10 @@ def test_default_sparse_variant_has_a_sparser_code_than_its_dense_twin(nsl_slice
         model = fit(variant, nsl_slice, seed=0, layer_options=layer_options)
         codes[variant] = keras.Model(model.model_.input, model.model_.get_layer("code").output).predict(Xt, verbose=0)
     ratio = np.abs(codes[sparse]).mean() / np.abs(codes[dense]).mean()
-    print(f"{sparse} {options}: mean |code| {ratio:.3f} of {dense}'s; zero share "
-          f"{(codes[sparse] == 0).mean():.2f} vs {(codes[dense] == 0).mean():.2f}")
+    print(
+        f"{sparse} {options}: mean |code| {ratio:.3f} of {dense}'s; zero share "
+        f"{(codes[sparse] == 0).mean():.2f} vs {(codes[dense] == 0).mean():.2f}"
+    )
     assert ratio < 0.75
     # sparser, not merely smaller: more of the code's units are exactly off (ReLU) per record
     assert (codes[sparse] == 0).mean() > (codes[dense] == 0).mean() + 0.1

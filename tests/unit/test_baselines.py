@@ -34,8 +34,10 @@ def test_each_baseline_separates_attacks_with_a_validation_threshold(nsl_slice, 
     assert set(np.unique(predictions)) <= {0, 1}
     np.testing.assert_array_equal(predictions, (scores > model.threshold_).astype(int))
     m = binary_metrics(yt, scores, predictions)
-    print(f"{name}: AUROC {m['auroc']:.3f}, accuracy {m['accuracy']:.3f}, false alarms {m['false_alarm_rate']:.3f}, "
-          f"{model.n_params_} parameters, {model.fit_seconds_:.2f} s")
+    print(
+        f"{name}: AUROC {m['auroc']:.3f}, accuracy {m['accuracy']:.3f}, false alarms {m['false_alarm_rate']:.3f}, "
+        f"{model.n_params_} parameters, {model.fit_seconds_:.2f} s"
+    )
     assert m["auroc"] > 0.8
     # the threshold is the 99th percentile of the validation normals' scores: no test data involved
     assert model.threshold_ == pytest.approx(np.percentile(model.decision_function(Xv)[~yv], 99))
@@ -109,5 +111,6 @@ def test_ocsvm_scores_are_scikit_learns_own(nsl_slice):
     model = detector("ocsvm", max_normal_rows=2000).fit(X, y, Xv, yv)
     oracle = -model.model_.score_samples(Xt.astype("float64"))
     np.testing.assert_allclose(model.decision_function(Xt), oracle, rtol=1e-9, atol=1e-9)
-    assert model.threshold_ == pytest.approx(np.percentile(-model.model_.score_samples(Xv.astype("float64"))[~yv], 99),
-                                             rel=1e-9)
+    assert model.threshold_ == pytest.approx(
+        np.percentile(-model.model_.score_samples(Xv.astype("float64"))[~yv], 99), rel=1e-9
+    )

@@ -31,7 +31,9 @@ def test_families_binary_label_and_record_ids():
 
 def test_unknown_labels_are_listed_with_counts():
     bad = frame(attack_cat=["Normal", "Teleport", "Teleport", "Warp", "Normal"])
-    with pytest.raises(LabelError, match=r"f.parquet: labels not in the family map.*'Teleport' \(2 rows\), 'Warp' \(1 rows\)"):
+    with pytest.raises(
+        LabelError, match=r"f.parquet: labels not in the family map.*'Teleport' \(2 rows\), 'Warp' \(1 rows\)"
+    ):
         clean_part(bad, UNSW, CleaningOptions(), "f.parquet")
 
 
@@ -72,5 +74,9 @@ def test_median_of_a_column_without_finite_values_is_zero():
 def test_a_part_that_cleaning_empties_is_an_error_not_a_0_row_output():
     from iotad.clean import EmptyPartError
 
-    with pytest.raises(EmptyPartError, match=r"^parsed/x.parquet: cleaning left no rows \(5 in, 5 dropped for NaN/inf\)"):
-        clean_part(frame(dur=[np.nan, np.inf, np.nan, -np.inf, np.nan]), UNSW, CleaningOptions("drop"), "parsed/x.parquet")
+    with pytest.raises(
+        EmptyPartError, match=r"^parsed/x.parquet: cleaning left no rows \(5 in, 5 dropped for NaN/inf\)"
+    ):
+        clean_part(
+            frame(dur=[np.nan, np.inf, np.nan, -np.inf, np.nan]), UNSW, CleaningOptions("drop"), "parsed/x.parquet"
+        )

@@ -51,9 +51,11 @@ def test_cnn_lstm_learns_and_separates_attacks(nsl_slice, seeded_runs):
     families = model.predict_family(Xt)
     family_accuracy = float(np.mean(families == famt))
     val_loss = model.history_["val_loss"]
-    print(f"cnn_lstm: val_loss {val_loss[0]:.4f} -> {min(val_loss):.4f}, AUROC {m['auroc']:.3f}, "
-          f"accuracy {m['accuracy']:.3f}, family accuracy {family_accuracy:.3f}, {model.n_params_} parameters, "
-          f"{model.fit_seconds_:.1f} s")
+    print(
+        f"cnn_lstm: val_loss {val_loss[0]:.4f} -> {min(val_loss):.4f}, AUROC {m['auroc']:.3f}, "
+        f"accuracy {m['accuracy']:.3f}, family accuracy {family_accuracy:.3f}, {model.n_params_} parameters, "
+        f"{model.fit_seconds_:.1f} s"
+    )
     assert len(val_loss) == 3 and min(val_loss) < val_loss[0]
     assert model.history_["loss"][-1] < model.history_["loss"][0]
     assert m["auroc"] > 0.8
@@ -113,15 +115,18 @@ def test_default_budget_leaves_the_class_prior_on_ton_iot_network(ton_frames, to
     from iotad.models.cnn_lstm import CnnLstmDetector
 
     (X, _, fam), (Xv, _, famv), (Xt, yt, _) = ton_slice
-    params = {k: v for k, v in config_hyperparameters["cnn_lstm"].items() if k not in ("max_train_rows", "distinct_rows")}
+    params = {
+        k: v for k, v in config_hyperparameters["cnn_lstm"].items() if k not in ("max_train_rows", "distinct_rows")
+    }
     model = CnnLstmDetector(**params, seed=0, threads=2).fit(X, fam, Xv, famv)
     majority = ton_frames[1]["family"].astype(str).value_counts(normalize=True).iloc[0]
     m = binary_metrics(yt, model.decision_function(Xt), model.predict(Xt))
-    print(f"ton-iot-network cnn_lstm {params}: val accuracy {model.history_['val_accuracy']} "
-          f"(majority {majority:.3f}); AUROC {m['auroc']:.3f}, false alarms {m['false_alarm_rate']:.3f}")
+    print(
+        f"ton-iot-network cnn_lstm {params}: val accuracy {model.history_['val_accuracy']} "
+        f"(majority {majority:.3f}); AUROC {m['auroc']:.3f}, false alarms {m['false_alarm_rate']:.3f}"
+    )
     assert max(model.history_["val_accuracy"]) > majority + 0.15
     assert m["auroc"] > 0.85 and m["false_alarm_rate"] < 0.3
-
 
 
 def test_validation_loss_is_the_mean_over_every_row_repeats_included(nsl_slice):

@@ -21,9 +21,15 @@ CONDA_NAME = {"sklearn": "scikit-learn", "yaml": "pyyaml", "scikit_posthocs": "s
 # in build_detectors), whose classes iotad.models.pyod_models imports by name (importlib).
 IMPORTED_BY_NAME = {"iotad.models": {"pyod"}}
 # Packages a listed package always brings (its own conda dependencies), so need no line of their own.
-BROUGHT_BY = {"threadpoolctl": "scikit-learn", "scipy": "scikit-learn", "matplotlib": "seaborn",
-              "numpy": "pandas", "keras": "tensorflow", "numba": "pyod",
-              "urllib3": "requests"}
+BROUGHT_BY = {
+    "threadpoolctl": "scikit-learn",
+    "scipy": "scikit-learn",
+    "matplotlib": "seaborn",
+    "numpy": "pandas",
+    "keras": "tensorflow",
+    "numba": "pyod",
+    "urllib3": "requests",
+}
 
 
 def rules() -> list[tuple[str, str, Path, Path]]:
@@ -80,7 +86,9 @@ def third_party_imports(script: Path) -> set[str]:
             path = library_file(module)
             if path is not None:
                 pending += [*imported(path, module_level_only=True), *IMPORTED_BY_NAME.get(module, ())]
-                pending += [".".join(module.split(".")[:i]) for i in range(2, module.count(".") + 1)]  # parent packages run first
+                pending += [
+                    ".".join(module.split(".")[:i]) for i in range(2, module.count(".") + 1)
+                ]  # parent packages run first
         elif top and top not in sys.stdlib_module_names and top != "__future__":
             packages.add(top)
     return packages

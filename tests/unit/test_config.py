@@ -18,8 +18,12 @@ def test_unknown_dataset_names_the_entry_and_lists_known_ones():
 
 
 def test_overrides_apply_per_dataset():
-    pre = {"nan_policy": "drop", "drop_duplicates": False, "drop_columns": ["x"],
-           "overrides": {"iot-23": {"nan_policy": "zero"}}}
+    pre = {
+        "nan_policy": "drop",
+        "drop_duplicates": False,
+        "drop_columns": ["x"],
+        "overrides": {"iot-23": {"nan_policy": "zero"}},
+    }
     assert cleaning_options(pre, "iot-23") == CleaningOptions("zero", False, ("x",))
     assert cleaning_options(pre, "kddcup99").nan_policy == "drop"
 

@@ -77,10 +77,26 @@ def test_experiments_example(tmp_path):
     config.update(yaml.safe_load(blocks("yaml")[2]), datasets=["kddcup99", "nsl-kdd"])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake = str(Path(sys.executable).with_name("snakemake"))
-    result = subprocess.run([snakemake, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n", "--cores", "1",
-                             "--configfile", str(tmp_path / "config.yaml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            snakemake,
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "--cores",
+            "1",
+            "--configfile",
+            str(tmp_path / "config.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    for planned in ("results/runs/nsl-kdd/ecod__percentile_95p0/seed0/metrics.json",
-                    "results/cross/kddcup99/nsl-kdd/runs/ecod/seed0/metrics.json",
-                    "results/lofo/nsl-kdd/mae/dos/seed0/metrics.json"):
+    for planned in (
+        "results/runs/nsl-kdd/ecod__percentile_95p0/seed0/metrics.json",
+        "results/cross/kddcup99/nsl-kdd/runs/ecod/seed0/metrics.json",
+        "results/lofo/nsl-kdd/mae/dos/seed0/metrics.json",
+    ):
         assert planned in result.stdout, planned

@@ -77,7 +77,9 @@ def test_truncated_gzip_is_reported_and_writes_nothing(mirror, tmp_path):
     data = gzip.compress(CONTENT)
     (mirror / "kdd/sample.gz").write_bytes(data[: len(data) // 2])
     dest = tmp_path / "raw/kdd/sample.gz"
-    with pytest.raises(DownloadError, match=rf"kdd/sample.gz from .*\(expected sha256 {SHA}\): .*truncated or corrupt gzip"):
+    with pytest.raises(
+        DownloadError, match=rf"kdd/sample.gz from .*\(expected sha256 {SHA}\): .*truncated or corrupt gzip"
+    ):
         fetch(spec(), dest, [mirror])
     assert not dest.exists()
     assert leftovers(dest.parent) == []
@@ -158,8 +160,9 @@ def test_first_fetch_of_an_unpinned_file_pins_it_in_the_lock(mirror, tmp_path):
     lock = tmp_path / "datasets.lock.yaml"
     fetch(spec(sha=None), tmp_path / "raw/kdd/sample.gz", [mirror], lock=lock)
     today = datetime.now(UTC).date().isoformat()
-    assert lock_entries(lock) == {"kdd/sample.gz": {"sha256": SHA, "origin": str(mirror / "kdd/sample.gz"),
-                                                    "pinned": today}}
+    assert lock_entries(lock) == {
+        "kdd/sample.gz": {"sha256": SHA, "origin": str(mirror / "kdd/sample.gz"), "pinned": today}
+    }
     assert lock.read_text().startswith("#")  # says what the file is, for whoever finds it in a checkout
     assert leftovers(tmp_path) == ["datasets.lock.yaml", "mirror", "raw"]
 
@@ -201,8 +204,13 @@ def test_an_unpinned_download_over_http_is_pinned_with_its_url_and_warned_about(
     (www / "sample").write_bytes(CONTENT)
     lock = tmp_path / "datasets.lock.yaml"
     url = f"{base}/sample"
-    fetch(FileSpec("kdd/sample.gz", None, (Source(url, insecure="test server"),)), tmp_path / "raw/kdd/sample.gz",
-          [], retries=0, lock=lock)
+    fetch(
+        FileSpec("kdd/sample.gz", None, (Source(url, insecure="test server"),)),
+        tmp_path / "raw/kdd/sample.gz",
+        [],
+        retries=0,
+        lock=lock,
+    )
     assert lock_entries(lock)["kdd/sample.gz"]["origin"] == url
     assert "plain http" in caplog.text and "test server" in caplog.text
 
@@ -257,8 +265,11 @@ def test_concurrent_first_uses_all_land_in_the_lock(mirror, tmp_path):
 
 
 def write_registry(path, url, **source):
-    path.write_text(yaml.safe_dump({"files": {"kdd/sample.gz": {"sha256": None, "urls": [dict(url=url, **source)]}},
-                                    "datasets": {}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"files": {"kdd/sample.gz": {"sha256": None, "urls": [dict(url=url, **source)]}}, "datasets": {}}
+        )
+    )
     return path
 
 

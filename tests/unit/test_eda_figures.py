@@ -34,7 +34,9 @@ DOS_TYPES = {label for family, label in NSL_LABELS if family == "dos"}
 def long_counts(table, parts):
     rows = [
         {"part": part, "label": label, "family": family, "is_attack": family != "normal", "records": n}
-        for (family, label), records in table.items() for part, n in zip(parts, records) if n
+        for (family, label), records in table.items()
+        for part, n in zip(parts, records)
+        if n
     ]
     return pd.DataFrame(rows)
 
@@ -102,8 +104,14 @@ def test_dos_figures_leave_out_the_subset_parts(nsl_counts, tmp_path, drawn):
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test"]  # not test21, train20
     fig4 = drawn[out_paths(tmp_path)["fig4_png"]].axes[0]
     heights = sorted(round(p.get_height()) for p in fig4.patches if p.get_height() > 0)
-    assert heights == sorted([67343, 9711, 41214 + 2646 + 956 + 892 + 201 + 18,  # train, test: normal, DoS
-                              4657 + 665 + 359 + 12 + 41 + 7 + 737 + 685 + 293 + 2])
+    assert heights == sorted(
+        [
+            67343,
+            9711,
+            41214 + 2646 + 956 + 892 + 201 + 18,  # train, test: normal, DoS
+            4657 + 665 + 359 + 12 + 41 + 7 + 737 + 685 + 293 + 2,
+        ]
+    )
 
 
 def test_fig3_type_names_and_counts_do_not_overlap(nsl_counts, tmp_path, drawn):
@@ -118,8 +126,9 @@ def test_fig3_type_names_and_counts_do_not_overlap(nsl_counts, tmp_path, drawn):
     counts = extents(ax.texts, renderer)  # the bar labels
     assert overlapping(counts) == []
     assert overlapping(counts + ticks) == []
-    assert len(counts) == sum(1 for (family, _), records in NSL_LABELS.items() if family == "dos"
-                              for n in records[:2] if n)  # one per bar, test21 and train20 left out
+    assert len(counts) == sum(
+        1 for (family, _), records in NSL_LABELS.items() if family == "dos" for n in records[:2] if n
+    )  # one per bar, test21 and train20 left out
 
 
 def test_confusion_matrix_true_label_clears_tick_labels_and_histogram(tmp_path, drawn):
@@ -128,8 +137,9 @@ def test_confusion_matrix_true_label_clears_tick_labels_and_histogram(tmp_path, 
     score = np.where(is_attack, rng.lognormal(-2.5, 0.5, 1500), rng.lognormal(-4.5, 0.5, 1500))
     scores = pd.DataFrame({"score": score, "is_attack": is_attack, "prediction": score > 0.05})
     with plt.style.context("default"):  # as the figure's own job draws it (no seaborn theme left by other tests)
-        figures.loss_distribution_figure(scores, 0.05, "deep_ae on nsl-kdd (test, seed 0)",
-                                         tmp_path / "f.png", tmp_path / "f.svg")
+        figures.loss_distribution_figure(
+            scores, 0.05, "deep_ae on nsl-kdd (test, seed 0)", tmp_path / "f.png", tmp_path / "f.svg"
+        )
     (fig,) = drawn.values()
     left, right = fig.axes
     renderer = fig.canvas.get_renderer()
@@ -144,8 +154,12 @@ def test_confusion_matrix_true_label_clears_tick_labels_and_histogram(tmp_path, 
 def test_figure2_threshold_line_and_confusion_counts_follow_the_scores(tmp_path, drawn):
     """The dashed line stands at the threshold given, and the matrix counts what the predictions say
     (hand-counted: 2 normals flagged, 1 attack missed)."""
-    scores = pd.DataFrame({"score": [0.01, 0.02, 0.03, 0.2, 0.3, 0.04, 0.5, 0.6],
-                           "is_attack": [False, False, False, False, False, True, True, True]})
+    scores = pd.DataFrame(
+        {
+            "score": [0.01, 0.02, 0.03, 0.2, 0.3, 0.04, 0.5, 0.6],
+            "is_attack": [False, False, False, False, False, True, True, True],
+        }
+    )
     scores["prediction"] = scores["score"] > 0.1
     figures.loss_distribution_figure(scores, 0.1, "t", tmp_path / "f.png", tmp_path / "f.svg")
     (fig,) = drawn.values()

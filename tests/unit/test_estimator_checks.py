@@ -34,12 +34,16 @@ DETECTORS = [
 # Checks that cannot apply, with the reason. iotad's fit(X, y) reads y as the attack marks (a
 # one-class detector trains on the other rows; Vu et al.'s classifiers learn them; the CNN-LSTM reads
 # family names), where these checks pass a continuous or all-nonzero y to an outlier detector.
-Y_MARKS_ATTACKS = ("y marks the attack rows (0/1): this check's y is continuous or all nonzero, so no normal "
-                   "rows are left to train on, or the error names y rather than the sample/feature count")
+Y_MARKS_ATTACKS = (
+    "y marks the attack rows (0/1): this check's y is continuous or all nonzero, so no normal "
+    "rows are left to train on, or the error names y rather than the sample/feature count"
+)
 NEEDS_BOTH_CLASSES = "learns from normal and attack rows (y 0/1): this check's y is continuous or one class"
 FAMILY_NAMES = "trains on family names including 'normal' (y): this check's y is numeric"
-TRANSDUCTIVE = ("PyOD's ECOD scores a batch against the training rows and the batch itself (PyOD issues "
-                "#400, #401, #604): a row's score depends on the rows scored with it")
+TRANSDUCTIVE = (
+    "PyOD's ECOD scores a batch against the training rows and the batch itself (PyOD issues "
+    "#400, #401, #604): a row's score depends on the rows scored with it"
+)
 ONE_CLASS_CHECKS = ("check_estimators_dtypes", "check_fit2d_1sample", "check_fit2d_1feature")
 
 
@@ -56,13 +60,29 @@ def expected_failures(detector) -> dict[str, str]:
 
 LATENT_CHECKS = ONE_CLASS_CHECKS
 CNN_LSTM_CHECKS = (  # every check that fits it (with a numeric y)
-    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object", "check_estimators_dtypes",
-    "check_estimators_fit_returns_self", "check_estimators_nan_inf", "check_estimators_overwrite_params",
-    "check_estimators_pickle", "check_estimators_pickle(readonly_memmap=True)", "check_f_contiguous_array_estimator",
-    "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d", "check_fit_check_is_fitted",
-    "check_fit_idempotent", "check_fit_score_takes_y", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_n_features_in", "check_n_features_in_after_fitting",
-    "check_pipeline_consistency", "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_dtype_object",
+    "check_estimators_dtypes",
+    "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf",
+    "check_estimators_overwrite_params",
+    "check_estimators_pickle",
+    "check_estimators_pickle(readonly_memmap=True)",
+    "check_f_contiguous_array_estimator",
+    "check_fit2d_1feature",
+    "check_fit2d_1sample",
+    "check_fit2d_predict1d",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in",
+    "check_n_features_in_after_fitting",
+    "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
 )
 
 

@@ -50,4 +50,8 @@ def test_a_killed_writers_temporaries_are_removed_by_the_next_write(tmp_path):
     with atomic_dir(model) as tmp:
         (tmp / "x").write_text("1")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".fig[1].png.meta.ab12cd12.tmp", ".other.png.ab12cd.tmp", "fig[1].png", "model"]
+        ".fig[1].png.meta.ab12cd12.tmp",
+        ".other.png.ab12cd.tmp",
+        "fig[1].png",
+        "model",
+    ]

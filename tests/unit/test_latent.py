@@ -24,7 +24,9 @@ def test_each_representation_learns_and_its_codes_separate_attacks(nsl_slice, re
     detector = LatentClassifierDetector(enc, "logistic_regression").fit(X, y)
     m = binary_metrics(yt, detector.decision_function(Xt), detector.predict(Xt))
     val = enc.history_["val_loss"]
-    print(f"{representation}: val_loss {val[0]:.4f} -> {min(val):.4f}, AUROC {m['auroc']:.3f}, hard AUC {m['hard_auc']:.3f}")
+    print(
+        f"{representation}: val_loss {val[0]:.4f} -> {min(val):.4f}, AUROC {m['auroc']:.3f}, hard AUC {m['hard_auc']:.3f}"
+    )
     assert min(val) < val[0]
     assert m["auroc"] > 0.9
     codes = enc.transform(Xt)
@@ -60,7 +62,9 @@ def test_same_seed_same_codes_other_seed_different(nsl_slice):
 
 def test_saved_detectors_reload_in_safe_mode_with_one_shared_encoder(nsl_slice, tmp_path):
     (X, y), (Xv, yv), (Xt, _) = nsl_slice
-    detectors = build_detectors("mvae", {"epochs": 1, "classifiers": ["perceptron", "nearest_centroid"]}, seed=0, threads=2)
+    detectors = build_detectors(
+        "mvae", {"epochs": 1, "classifiers": ["perceptron", "nearest_centroid"]}, seed=0, threads=2
+    )
     template = detectors["mvae:perceptron"].encoder
     shared = FrozenEstimator(clone(template).fit(X, y, Xv, yv))  # as the training job does: one encoder per seed
     for detector in detectors.values():
@@ -78,8 +82,9 @@ def test_a_classifier_fits_its_own_encoder_unless_given_one_fitted(nsl_slice):
     """Fitting one classifier neither fits nor changes another's encoder; a frozen fitted encoder is
     used as it is (same codes), an unfitted one is cloned and fitted inside ``fit``."""
     (X, y), (Xv, yv), _ = nsl_slice
-    first, second = build_detectors("ae", {"epochs": 1, "classifiers": ["perceptron", "linear_svc"]}, seed=0,
-                                    threads=2).values()
+    first, second = build_detectors(
+        "ae", {"epochs": 1, "classifiers": ["perceptron", "linear_svc"]}, seed=0, threads=2
+    ).values()
     first.fit(X, y, Xv, yv)
     assert first.encoder_ is not first.encoder and not hasattr(second.encoder, "scaler_")
     second.set_params(encoder=FrozenEstimator(first.encoder_)).fit(X, y, Xv, yv)

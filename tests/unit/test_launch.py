@@ -73,8 +73,15 @@ def start(workdir: Path, command: list[str], seconds: float = 0) -> subprocess.P
     """``command`` in ``workdir`` in its own process group (output in a file: see ``output``)."""
     started = STARTED.setdefault(workdir, [])
     log = workdir / f"log{len(started)}.txt"
-    proc = subprocess.Popen(command, cwd=workdir, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env=os.environ | {"SLOW_SECONDS": str(seconds)})
+    proc = subprocess.Popen(
+        command,
+        cwd=workdir,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env=os.environ | {"SLOW_SECONDS": str(seconds)},
+    )
     proc.log = log
     started.append(proc)
     return proc
@@ -238,12 +245,26 @@ def test_make_run_uses_the_machines_cores_unless_cores_is_given(override, expect
     assert f"-m iotad.launch --cores {expected}\n" in out
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([], False), (["--cores", "2"], False), (["-n"], True), (["-np"], True), (["-pn"], True),
-    (["--dry-run"], True), (["--dryrun", "--cores", "2"], True), (["--unlock"], False), (["--lint"], True),
-    (["--report", "r.html"], True), (["-s", "Snakefile", "-c4"], False), (["-snfile"], False),
-    (["--configfile", "c.yaml", "-F"], False), (["--", "-n"], False), (["--summary"], True),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], False),
+        (["--cores", "2"], False),
+        (["-n"], True),
+        (["-np"], True),
+        (["-pn"], True),
+        (["--dry-run"], True),
+        (["--dryrun", "--cores", "2"], True),
+        (["--unlock"], False),
+        (["--lint"], True),
+        (["--report", "r.html"], True),
+        (["-s", "Snakefile", "-c4"], False),
+        (["-snfile"], False),
+        (["--configfile", "c.yaml", "-F"], False),
+        (["--", "-n"], False),
+        (["--summary"], True),
+    ],
+)
 def test_read_only_commands(args, expected):
     assert launch.read_only(args) is expected
 

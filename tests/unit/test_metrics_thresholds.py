@@ -38,8 +38,16 @@ def test_normal_only_split_has_no_recall_or_f1():
     m = binary_metrics([0, 0, 0, 0], [0.1, 0.2, 0.3, 0.4], [False] * 4)
     assert m["recall"] is m["f1"] is m["precision"] is m["auroc"] is None
     assert m["false_alarm_rate"] == 0.0 and m["accuracy"] == 1.0 and m["auprc_baseline"] == 0.0
-    assert set(m["undefined"]) == {"precision", "recall", "f1", "auroc", "auprc", "hard_auc",
-                                   "detection_at_1pct_false_alarms", "detection_at_5pct_false_alarms"}
+    assert set(m["undefined"]) == {
+        "precision",
+        "recall",
+        "f1",
+        "auroc",
+        "auprc",
+        "hard_auc",
+        "detection_at_1pct_false_alarms",
+        "detection_at_5pct_false_alarms",
+    }
     # One false alarm: precision 0/1 is an honest 0, F1 still undefined (there is no attack to find).
     m = binary_metrics([0, 0, 0], [0.1, 0.9, 0.2], [False, True, False])
     assert m["precision"] == 0.0 and m["f1"] is None and m["undefined"]["f1"] == "no attack records"
@@ -47,10 +55,12 @@ def test_normal_only_split_has_no_recall_or_f1():
 
 
 def test_detection_rates_flag_attack_types_absent_from_training():
-    rows = pd.DataFrame({
-        "label": ["normal", "normal", "smurf", "smurf", "mailbomb", "mailbomb"],
-        "family": ["normal", "normal", "dos", "dos", "dos", "dos"],
-    })
+    rows = pd.DataFrame(
+        {
+            "label": ["normal", "normal", "smurf", "smurf", "mailbomb", "mailbomb"],
+            "family": ["normal", "normal", "dos", "dos", "dos", "dos"],
+        }
+    )
     table = detection_rates(rows, [False, True, True, True, True, False], training_labels={"normal", "smurf"})
     by = table.set_index(["level", "name"])
     assert by.loc[("label", "mailbomb"), "rate"] == 0.5 and by.loc[("label", "mailbomb"), "unseen_in_training"]
@@ -73,16 +83,21 @@ def test_best_f1_threshold_separates_a_separable_validation_split():
     assert predict(val, t).tolist() == attack.tolist()
 
 
-@pytest.mark.parametrize("rule, kwargs, message", [
-    ("fixed", {}, "needs a value"),
-    ("last_loss", {}, "last training loss"),
-    ("best_f1", {"val_scores": [0.1, 0.2], "val_is_attack": [False, False]}, "needs normal and attack"),
-    ("median", {}, "unknown threshold rule"),
-])
+@pytest.mark.parametrize(
+    "rule, kwargs, message",
+    [
+        ("fixed", {}, "needs a value"),
+        ("last_loss", {}, "last training loss"),
+        ("best_f1", {"val_scores": [0.1, 0.2], "val_is_attack": [False, False]}, "needs normal and attack"),
+        ("median", {}, "unknown threshold rule"),
+    ],
+)
 def test_threshold_rules_refuse_what_they_cannot_do(rule, kwargs, message):
     with pytest.raises(ThresholdError, match=message):
         choose_threshold(rule, **kwargs)
-    assert choose_threshold("fixed", value=0.3) == 0.3 and choose_threshold("last_loss", last_training_loss=0.02) == 0.02
+    assert (
+        choose_threshold("fixed", value=0.3) == 0.3 and choose_threshold("last_loss", last_training_loss=0.02) == 0.02
+    )
 
 
 def test_detection_at_a_fixed_false_alarm_rate_by_hand():

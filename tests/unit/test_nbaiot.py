@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import rarfile
+from rar_fixture import write_stored_rar
 
 from iotad.parse import ParseError, read_nbaiot
-from rar_fixture import write_stored_rar
 
 pytestmark = pytest.mark.realdata  # the header file comes from the mirror
 
@@ -27,7 +27,9 @@ def device(tmp_path, mirror):
         return ",".join(header) + "\n" + "".join(",".join([str(value)] * 115) + "\n" for _ in range(n))
 
     (tmp_path / "benign_traffic.csv").write_text(rows(4, 0.5))
-    write_stored_rar(tmp_path / "gafgyt_attacks.rar", {"combo.csv": rows(2, 1).encode(), "udp.csv": rows(3, 2).encode()})
+    write_stored_rar(
+        tmp_path / "gafgyt_attacks.rar", {"combo.csv": rows(2, 1).encode(), "udp.csv": rows(3, 2).encode()}
+    )
     write_stored_rar(tmp_path / "mirai_attacks.rar", {"syn.csv": rows(1, 3).encode()})
     files = [tmp_path / n for n in ("benign_traffic.csv", "gafgyt_attacks.rar", "mirai_attacks.rar")]
     return files, header_file, header
@@ -69,8 +71,12 @@ def varied_device(tmp_path, mirror):
         return ",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in values)
 
     (tmp_path / "benign_traffic.csv").write_text(rows(200, 0))
-    write_stored_rar(tmp_path / "gafgyt_attacks.rar", {"combo.csv": rows(40, 1000).encode(), "udp.csv": rows(30, 2000).encode()})
-    write_stored_rar(tmp_path / "mirai_attacks.rar", {"syn.csv": rows(25, 3000).encode(), "ack.csv": rows(15, 4000).encode()})
+    write_stored_rar(
+        tmp_path / "gafgyt_attacks.rar", {"combo.csv": rows(40, 1000).encode(), "udp.csv": rows(30, 2000).encode()}
+    )
+    write_stored_rar(
+        tmp_path / "mirai_attacks.rar", {"syn.csv": rows(25, 3000).encode(), "ack.csv": rows(15, 4000).encode()}
+    )
     files = [tmp_path / n for n in ("benign_traffic.csv", "gafgyt_attacks.rar", "mirai_attacks.rar")]
     spec = load_registry().dataset("n-baiot-danmini-doorbell")
     frame, _ = clean_part(read_nbaiot(files, header_file), spec, CleaningOptions(), "fixture")
@@ -102,5 +108,7 @@ def test_vu_protocol_without_mirai_rows_is_refused(varied_device):
     from iotad.split import split_dataset
 
     spec, frame, _ = varied_device
-    with pytest.raises(ValueError, match=r"n-baiot-danmini-doorbell: split kind vu_nbaiot needs mirai rows .*stratified"):
+    with pytest.raises(
+        ValueError, match=r"n-baiot-danmini-doorbell: split kind vu_nbaiot needs mirai rows .*stratified"
+    ):
         split_dataset({"all": frame[frame["family"] != "mirai"]}, spec, seed=0, val_size=0.1, kind="vu_nbaiot")

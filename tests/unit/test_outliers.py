@@ -44,8 +44,10 @@ def test_weighted_distinct_dbscan_equals_sklearn_on_raw_rows(eps, min_samples, c
 
     labels, core, n_distinct = dbscan_distinct(X, eps, min_samples, chunk_rows=chunk_rows)
     assert n_distinct < len(X)
-    print(f"eps={eps} min_samples={min_samples}: noise {np.sum(labels == -1)} (sklearn raw: {np.sum(raw.labels_ == -1)}), "
-          f"clusters {labels.max() + 1}, {len(X)} rows, {n_distinct} distinct")
+    print(
+        f"eps={eps} min_samples={min_samples}: noise {np.sum(labels == -1)} (sklearn raw: {np.sum(raw.labels_ == -1)}), "
+        f"clusters {labels.max() + 1}, {len(X)} rows, {n_distinct} distinct"
+    )
     np.testing.assert_array_equal(core, raw_core)
     np.testing.assert_array_equal(labels == -1, raw.labels_ == -1)  # the same noise set
     assert same_partition(labels[core], raw.labels_[core])  # the same clusters of core points
@@ -75,8 +77,10 @@ def test_lof_test_labels_agree_with_the_literal_refit_procedure():
         refit = LocalOutlierFactor(n_neighbors=20).fit(np.vstack([train, record]))
         literal[i] = lof.label(np.array([-refit.negative_outlier_factor_[-1]]))[0]
     agreement = float(np.mean(fast == literal))
-    print(f"LOF novelty vs literal refit: {agreement:.2%} agreement on {len(test)} test records "
-          f"({np.sum(literal == -1)} literal outliers)")
+    print(
+        f"LOF novelty vs literal refit: {agreement:.2%} agreement on {len(test)} test records "
+        f"({np.sum(literal == -1)} literal outliers)"
+    )
     assert agreement >= 0.99
 
 
@@ -95,9 +99,17 @@ def test_training_keep_mask_drops_outliers_and_noise_once():
     from iotad.outliers import training_keep_mask
 
     rows = pd.DataFrame({"part": ["train"] * 5, "record_id": [10, 11, 12, 13, 14]})
-    lof = pd.DataFrame({"part": "train", "record_id": [14, 13, 12, 11, 10, 10], "split": ["train"] * 5 + ["test"],
-                        "lof_label": [-1, 1, 1, -1, 1, -1]})
-    dbscan = pd.DataFrame({"part": "train", "record_id": [10, 11, 12, 13, 14], "split": "train", "cluster": [0, -1, -1, 2, 0]})
+    lof = pd.DataFrame(
+        {
+            "part": "train",
+            "record_id": [14, 13, 12, 11, 10, 10],
+            "split": ["train"] * 5 + ["test"],
+            "lof_label": [-1, 1, 1, -1, 1, -1],
+        }
+    )
+    dbscan = pd.DataFrame(
+        {"part": "train", "record_id": [10, 11, 12, 13, 14], "split": "train", "cluster": [0, -1, -1, 2, 0]}
+    )
     keep, removed = training_keep_mask(rows, lof, dbscan)
     assert keep.tolist() == [True, False, False, True, False]
     assert removed == {"lof_outliers": 2, "dbscan_noise": 1}  # row 11 counted once, by LOF
@@ -121,6 +133,7 @@ def test_lof_of_one_is_never_an_outlier():
 
 # ---------------------------------------------------------------------------------------------
 # Exact neighbour searches (iotad.neighbours) against scikit-learn, on data with ties
+
 
 def tied_rows(seed=0, n=1500, offset=0.0, step=1.0):
     """Integer grid points plus one-hot columns (scaled by ``step``, shifted by ``offset``): many
@@ -159,8 +172,10 @@ def oracle_knn(X, k, Q=None):
     return np.take_along_axis(D, idx, axis=1), idx
 
 
-@pytest.mark.parametrize("k, block_rows, offset, step", [(1, 16, 0, 1), (5, 64, 0, 1), (20, 100, 0, 1),
-                                                         (20, 1024, 0, 1), (10, 40, 4096, 1 / 8)])
+@pytest.mark.parametrize(
+    "k, block_rows, offset, step",
+    [(1, 16, 0, 1), (5, 64, 0, 1), (20, 100, 0, 1), (20, 1024, 0, 1), (10, 40, 4096, 1 / 8)],
+)
 def test_knn_is_exact_with_ties_broken_by_index(k, block_rows, offset, step):
     """Same neighbours, same order, same squared distances as the exact oracle (stable sort by
     distance, ties by index), for training rows and for new query rows (some equal to training
@@ -204,8 +219,14 @@ def test_tile_bounds_hold_for_every_pair():
     apart), unit-scale rows and far outliers (norms up to 1e6)."""
     rng = np.random.default_rng(5)
     base = rng.normal(size=(300, 40))
-    X = np.vstack([base, base[:100] + 1e-9 * rng.normal(size=(100, 40)), 1e4 * rng.normal(size=(20, 40)),
-                   1e6 + rng.normal(size=(5, 40))])
+    X = np.vstack(
+        [
+            base,
+            base[:100] + 1e-9 * rng.normal(size=(100, 40)),
+            1e4 * rng.normal(size=(20, 40)),
+            1e6 + rng.normal(size=(5, 40)),
+        ]
+    )
     index = BlockIndex(X, block_rows=64, cell_rows=16)
     exact = sq_distances(index.data, index.data)
     for b in range(index.n_blocks):
@@ -240,7 +261,9 @@ def test_lof_equals_sklearn_with_ties(k, block_rows):
     np.testing.assert_array_equal(lof.neighbors_, want_neighbours)
     np.testing.assert_allclose(scores, want[row_to_unique], rtol=1e-12)
     want_outline = np.quantile(want[row_to_unique], 0.9, method="higher")
-    np.testing.assert_array_equal(lof.label(scores), np.where((want[row_to_unique] >= want_outline) & (want[row_to_unique] > 1), -1, 1))
+    np.testing.assert_array_equal(
+        lof.label(scores), np.where((want[row_to_unique] >= want_outline) & (want[row_to_unique] > 1), -1, 1)
+    )
     test_scores, _ = lof.test(queries)
     np.testing.assert_allclose(test_scores, want_test, rtol=1e-12)
 
@@ -263,9 +286,17 @@ def test_lof_tie_rule_matters_on_this_data():
     np.testing.assert_allclose(lof.k_distance_, brute._distances_fit_X_[:, -1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("eps, min_samples, chunk_rows, offset, step", [
-    (1.0, 5, 64, 0, 1), (1.0, 12, 1000, 0, 1), (2.0, 80, 97, 0, 1), (2.0, 90, 13, 0, 1),
-    (1.0 / 8, 8, 200, 4096, 1 / 8), (2.0 / 8, 70, 50, 4096, 1 / 8)])
+@pytest.mark.parametrize(
+    "eps, min_samples, chunk_rows, offset, step",
+    [
+        (1.0, 5, 64, 0, 1),
+        (1.0, 12, 1000, 0, 1),
+        (2.0, 80, 97, 0, 1),
+        (2.0, 90, 13, 0, 1),
+        (1.0 / 8, 8, 200, 4096, 1 / 8),
+        (2.0 / 8, 70, 50, 4096, 1 / 8),
+    ],
+)
 def test_dbscan_equals_sklearn_exactly_with_ties(eps, min_samples, chunk_rows, offset, step):
     """Labels (cluster numbers included) and core flags equal scikit-learn's DBSCAN on the raw
     rows, with many pairs at exactly eps (grid points) and exact repeats."""
@@ -278,8 +309,10 @@ def test_dbscan_equals_sklearn_exactly_with_ties(eps, min_samples, chunk_rows, o
     unique, _, _ = distinct_rows(X)
     at_eps = np.sum(np.isclose(np.sqrt(sq_distances(unique, unique)), eps, rtol=0, atol=0))
     border = (~raw_core) & (raw.labels_ >= 0)
-    print(f"eps={eps} min_samples={min_samples}: {len(X)} rows, {n_distinct} distinct, {at_eps} ordered pairs "
-          f"at exactly eps, {raw.labels_.max() + 1} clusters, {border.sum()} border rows, {np.sum(raw.labels_ == -1)} noise")
+    print(
+        f"eps={eps} min_samples={min_samples}: {len(X)} rows, {n_distinct} distinct, {at_eps} ordered pairs "
+        f"at exactly eps, {raw.labels_.max() + 1} clusters, {border.sum()} border rows, {np.sum(raw.labels_ == -1)} noise"
+    )
     assert at_eps > 0 and border.any() and (raw.labels_ == -1).any()
     np.testing.assert_array_equal(core, raw_core)
     np.testing.assert_array_equal(labels, raw.labels_)

@@ -11,9 +11,7 @@ NAMES = [SYMBOLIC.get(i, f"f{i}") for i in range(41)]
 
 @pytest.fixture
 def names_file(tmp_path):
-    lines = ["back,normal,smurf."] + [
-        f"{n}: {'symbolic' if n in SYMBOLIC.values() else 'continuous'}." for n in NAMES
-    ]
+    lines = ["back,normal,smurf."] + [f"{n}: {'symbolic' if n in SYMBOLIC.values() else 'continuous'}." for n in NAMES]
     path = tmp_path / "kddcup.names"
     path.write_text("\r\n".join(lines) + "\r\n")  # the original has CRLF line endings
     return path
@@ -88,7 +86,16 @@ def test_zeek_mixed_separators_and_unset_fields(tmp_path):
     path = tmp_path / "conn.log.labeled"
     path.write_text(ZEEK)
     frame = read_zeek(path)
-    assert list(frame.columns) == ["ts", "uid", "duration", "orig_bytes", "proto", "tunnel_parents", "label", "detailed-label"]
+    assert list(frame.columns) == [
+        "ts",
+        "uid",
+        "duration",
+        "orig_bytes",
+        "proto",
+        "tunnel_parents",
+        "label",
+        "detailed-label",
+    ]
     assert frame["detailed-label"].tolist() == ["FileDownload", "-"]
     assert frame["duration"].dtype == "float64" and pd.isna(frame["duration"].iloc[1])
 
@@ -132,7 +139,9 @@ SCHEMA = ["id", "dur", "proto", "attack_cat", "label"]
 def test_csv_header_must_match_the_registry_schema(tmp_path):
     path = tmp_path / "u.csv"
     path.write_text("id,dur,proto,label\n1,0.5,tcp,0\n")
-    with pytest.raises(ParseError, match=r"header does not match the registry's 5 columns \(found 4; missing \['attack_cat'\]"):
+    with pytest.raises(
+        ParseError, match=r"header does not match the registry's 5 columns \(found 4; missing \['attack_cat'\]"
+    ):
         read_csv_with_header(path, SCHEMA, ("proto", "attack_cat"))
 
 
@@ -146,8 +155,9 @@ def test_csv_non_number_in_numeric_column_names_the_line(tmp_path):
     assert frame["id"].dtype == "int64" and frame["dur"].dtype == "float64"
 
 
-@pytest.mark.parametrize("content", ["", "date,time,fridge_temperature,temp_condition,label,type\n"],
-                         ids=["empty", "header-only"])
+@pytest.mark.parametrize(
+    "content", ["", "date,time,fridge_temperature,temp_condition,label,type\n"], ids=["empty", "header-only"]
+)
 def test_an_empty_or_header_only_file_stops_parsing_with_its_name(tmp_path, content):
     from iotad.parse import parse_part
     from iotad.registry import DEFAULT_REGISTRY, load_registry

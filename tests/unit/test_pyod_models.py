@@ -26,7 +26,9 @@ def test_scores_are_pyods_own_on_the_normal_training_rows(nsl_slice, cls):
     (X, y), (Xv, yv), (Xt, yt) = nsl_slice
     detector = fitted(cls.lower(), {"model": "pyod", "class": cls}, nsl_slice)
     direct = getattr(importlib.import_module(f"pyod.models.{cls.lower()}"), cls)().fit(X[~y].astype("float32"))
-    np.testing.assert_allclose(detector.decision_function(Xt), direct.decision_function(Xt.astype("float32")), rtol=1e-6)
+    np.testing.assert_allclose(
+        detector.decision_function(Xt), direct.decision_function(Xt.astype("float32")), rtol=1e-6
+    )
     np.testing.assert_allclose(detector.decision_scores_, direct.decision_scores_, rtol=1e-6)
     if cls not in ("ECOD", "COPOD"):  # these score a batch against itself too: iotad's is the distinct rows
         val_scores = direct.decision_function(Xv.astype("float32"))
@@ -44,8 +46,11 @@ def test_pyods_iforest_agrees_with_scikit_learns_isolation_forest(nsl_slice):
     (X, y), (_, _), (Xt, yt) = nsl_slice
     for seed in (0, 1):
         ours = fitted("isolation_forest", {"n_estimators": 100}, nsl_slice, seed)
-        sklearn_scores = -IsolationForest(n_estimators=100, random_state=seed).fit(X[~y].astype("float32")).score_samples(
-            Xt.astype("float32"))
+        sklearn_scores = (
+            -IsolationForest(n_estimators=100, random_state=seed)
+            .fit(X[~y].astype("float32"))
+            .score_samples(Xt.astype("float32"))
+        )
         a = binary_metrics(yt, ours.decision_function(Xt), ours.predict(Xt))["auroc"]
         b = binary_metrics(yt, sklearn_scores, sklearn_scores > 0)["auroc"]
         print(f"seed {seed}: isolation_forest (PyOD) {a:.4f}, scikit-learn {b:.4f}")

@@ -27,11 +27,23 @@ def test_pinned_hashes_are_sha256_and_every_file_has_a_source():
 def test_kdd_family_map_covers_the_test_only_attack_types():
     fam = REG.dataset("kddcup99").family_map
     test_only = {
-        "mailbomb": "dos", "apache2": "dos", "processtable": "dos", "udpstorm": "dos",
-        "mscan": "probe", "saint": "probe",
-        "snmpgetattack": "r2l", "snmpguess": "r2l", "named": "r2l", "sendmail": "r2l",
-        "xlock": "r2l", "xsnoop": "r2l", "worm": "r2l",
-        "httptunnel": "u2r", "ps": "u2r", "sqlattack": "u2r", "xterm": "u2r",
+        "mailbomb": "dos",
+        "apache2": "dos",
+        "processtable": "dos",
+        "udpstorm": "dos",
+        "mscan": "probe",
+        "saint": "probe",
+        "snmpgetattack": "r2l",
+        "snmpguess": "r2l",
+        "named": "r2l",
+        "sendmail": "r2l",
+        "xlock": "r2l",
+        "xsnoop": "r2l",
+        "worm": "r2l",
+        "httptunnel": "u2r",
+        "ps": "u2r",
+        "sqlattack": "u2r",
+        "xterm": "u2r",
     }
     for label, family in test_only.items():
         assert fam[label] == family
@@ -61,15 +73,27 @@ def test_nbaiot_devices_without_mirai_have_no_mirai_file():
     assert any("mirai" in f for f in REG.dataset("n-baiot-danmini-doorbell").parts["all"])
 
 
-@pytest.mark.parametrize("key", ["../outside/x.csv", "kdd/../../etc/passwd", "/tmp/x.csv", "single.csv", "kdd//x.csv",
-                                 "kdd/./x.csv", "kdd\\..\\x.csv", "C:/x.csv"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "../outside/x.csv",
+        "kdd/../../etc/passwd",
+        "/tmp/x.csv",
+        "single.csv",
+        "kdd//x.csv",
+        "kdd/./x.csv",
+        "kdd\\..\\x.csv",
+        "C:/x.csv",
+    ],
+)
 def test_a_file_key_that_could_leave_the_raw_directory_is_refused(tmp_path, key):
     """A registry key becomes results/raw/<key> and <mirror>/<key>: one with '..' wrote outside results/."""
     from iotad.registry import RegistryError, load_registry
 
     registry = tmp_path / "registry.yaml"
-    registry.write_text(yaml.safe_dump({"files": {key: {"sha256": None, "urls": ["https://example.org/x.csv"]}},
-                                        "datasets": {}}))
+    registry.write_text(
+        yaml.safe_dump({"files": {key: {"sha256": None, "urls": ["https://example.org/x.csv"]}}, "datasets": {}})
+    )
     with pytest.raises(RegistryError, match=r"registry\.yaml: file key .* must be <source>/<file>"):
         load_registry(registry)
 
@@ -78,7 +102,15 @@ def test_a_dataset_name_must_be_a_plain_directory_name(tmp_path):
     from iotad.registry import RegistryError, load_registry
 
     registry = tmp_path / "registry.yaml"
-    registry.write_text(yaml.safe_dump({"files": {}, "datasets": {"../x": {
-        "format": "kdd", "parts": {}, "label_column": "label", "family_map": {}, "split": {}}}}))
+    registry.write_text(
+        yaml.safe_dump(
+            {
+                "files": {},
+                "datasets": {
+                    "../x": {"format": "kdd", "parts": {}, "label_column": "label", "family_map": {}, "split": {}}
+                },
+            }
+        )
+    )
     with pytest.raises(RegistryError, match=r"dataset name '\.\./x' must be"):
         load_registry(registry)

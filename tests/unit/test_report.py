@@ -11,14 +11,34 @@ from iotad.results import COLUMNS, collect, tidy_job
 
 
 def document(dataset, model, seed, auroc, detectors=None):
-    detection = [{"level": "family", "name": "dos", "rate": 0.8, "unseen_in_training": False},
-                 {"level": "label", "name": "apache2", "rate": 0.5, "unseen_in_training": True}]
-    split = {"unseen_attack_records": 4, "unseen_attack_detection_rate": 0.5, "seen_attack_detection_rate": 0.9,
-             "accuracy": auroc - 0.1, "precision": 0.9, "recall": 0.8, "f1": 0.85, "auroc": auroc, "auprc": 0.9,
-             "hard_auc": 0.8, "false_alarm_rate": 0.05, "tp": 8, "detection": detection}
-    return {"dataset": dataset, "model": model, "seed": seed,
-            "detectors": {name: {"fit_seconds": 1.0, "n_params": 10, "threshold": 0.5, "epochs": 3, "splits": {"test": split}}
-                          for name in (detectors or [model])}}
+    detection = [
+        {"level": "family", "name": "dos", "rate": 0.8, "unseen_in_training": False},
+        {"level": "label", "name": "apache2", "rate": 0.5, "unseen_in_training": True},
+    ]
+    split = {
+        "unseen_attack_records": 4,
+        "unseen_attack_detection_rate": 0.5,
+        "seen_attack_detection_rate": 0.9,
+        "accuracy": auroc - 0.1,
+        "precision": 0.9,
+        "recall": 0.8,
+        "f1": 0.85,
+        "auroc": auroc,
+        "auprc": 0.9,
+        "hard_auc": 0.8,
+        "false_alarm_rate": 0.05,
+        "tp": 8,
+        "detection": detection,
+    }
+    return {
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "detectors": {
+            name: {"fit_seconds": 1.0, "n_params": 10, "threshold": 0.5, "epochs": 3, "splits": {"test": split}}
+            for name in (detectors or [model])
+        },
+    }
 
 
 @pytest.fixture
@@ -56,7 +76,11 @@ def test_ranks_friedman_and_nemenyi(tidy):
     average, friedman, nemenyi = report.rank_tests(tidy)
     # LOF (fitted on every training row, attacks included) is a preparation statistic: never ranked
     assert average.set_index("detector")["average_rank"].to_dict() == {
-        "mae:linear_svc": 1.5, "mae:perceptron": 1.5, "pca": 3.0, "deep_ae": 4.0}
+        "mae:linear_svc": 1.5,
+        "mae:perceptron": 1.5,
+        "pca": 3.0,
+        "deep_ae": 4.0,
+    }
     assert friedman["preparation_statistics"] == ["lof"]
     assert friedman["blocks"] == 3 and friedman["detectors"] == 4 and 0 < friedman["p_value"] < 0.05
     assert nemenyi.shape == (4, 4) and list(nemenyi.index) == list(average["detector"])
@@ -72,11 +96,18 @@ def test_tables_and_figures_are_written(tidy, tmp_path):
     seed = report.seed_paper_table(tidy)
     assert seed["detector"].unique().tolist() == ["deep_ae"] and "DR dos" in seed.columns
     rng = np.random.default_rng(0)
-    scores = pd.DataFrame({"detector": np.repeat(["x", "y"], 200), "is_attack": np.tile(np.arange(200) % 2 == 0, 2),
-                           "score": rng.random(400)})
+    scores = pd.DataFrame(
+        {
+            "detector": np.repeat(["x", "y"], 200),
+            "is_attack": np.tile(np.arange(200) % 2 == 0, 2),
+            "score": rng.random(400),
+        }
+    )
     scores["prediction"] = (scores["score"] > 0.5).astype("int8")
     figures.curves_figure(scores, "t", tmp_path / "c.png", tmp_path / "c.svg")
-    figures.loss_distribution_figure(scores[scores["detector"] == "x"], 0.5, "t", tmp_path / "f.png", tmp_path / "f.svg")
+    figures.loss_distribution_figure(
+        scores[scores["detector"] == "x"], 0.5, "t", tmp_path / "f.png", tmp_path / "f.svg"
+    )
     figures.rank_figure(*report.rank_tests(tidy), "auroc", tmp_path / "r.png", tmp_path / "r.svg")
     for name in ("c", "f", "r"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
@@ -96,11 +127,17 @@ def test_cross_dataset_matrix_sits_beside_the_own_dataset_result(tidy, tmp_path)
 def test_robustness_orders_numeric_values(tmp_path):
     from iotad.config import sweep_variants
 
-    runs = [{"model": "mae", "parameter": "code", "values": [30, 5]},
-            {"model": "mae", "parameter": "layer_options.dropout", "values": [0.4]}]
+    runs = [
+        {"model": "mae", "parameter": "code", "values": [30, 5]},
+        {"model": "mae", "parameter": "layer_options.dropout", "values": [0.4]},
+    ]
     variants = sweep_variants({"runs": runs}, {"mae": {"epochs": 3}})
-    assert variants["mae__code_30"] == {"epochs": 3, "model": "mae", "code": 30,
-                                        "sweep": {"model": "mae", "parameter": "code", "value": 30}}
+    assert variants["mae__code_30"] == {
+        "epochs": 3,
+        "model": "mae",
+        "code": 30,
+        "sweep": {"model": "mae", "parameter": "code", "value": 30},
+    }
     assert variants["mae__layer_options_dropout_0p4"]["layer_options"] == {"dropout": 0.4}
     docs = []
     for name, params in variants.items():
@@ -109,9 +146,15 @@ def test_robustness_orders_numeric_values(tmp_path):
             docs.append(tidy_job({**doc, "base_model": "mae", "sweep": params["sweep"]}, experiment="sweep"))
     tidy = pd.concat(docs)
     table = report.robustness_table(tidy)
-    assert table["value"].tolist() == ["5", "30", "0.4"] and table["parameter"].tolist() == ["code", "code", "layer_options.dropout"]
+    assert table["value"].tolist() == ["5", "30", "0.4"] and table["parameter"].tolist() == [
+        "code",
+        "code",
+        "layer_options.dropout",
+    ]
     assert table["mean"].tolist() == pytest.approx([0.85] * 3) and (table["seeds"] == 2).all()
-    assert set(table["detector"]) == {"mae:perceptron"} and set(table["metric"]) == {"auroc"}  # one line across the variants
+    assert set(table["detector"]) == {"mae:perceptron"} and set(table["metric"]) == {
+        "auroc"
+    }  # one line across the variants
 
 
 def test_sweeps_join_the_grid_runs_at_the_default_and_thresholds_show_what_they_trade(tmp_path):
@@ -121,11 +164,17 @@ def test_sweeps_join_the_grid_runs_at_the_default_and_thresholds_show_what_they_
     from iotad.config import sweep_defaults, sweep_variants
 
     hyperparameters = {"mvae": {"epochs": 3}, "deep_ae": {"percentile": 99}}
-    sweeps = {"runs": [{"model": "mvae", "parameter": "latent_weight", "values": [10.0, 0.1]},
-                       {"model": "deep_ae", "parameter": "percentile", "values": [95.0, 99.9]}]}
+    sweeps = {
+        "runs": [
+            {"model": "mvae", "parameter": "latent_weight", "values": [10.0, 0.1]},
+            {"model": "deep_ae", "parameter": "percentile", "values": [95.0, 99.9]},
+        ]
+    }
     defaults = sweep_defaults(sweeps, hyperparameters)
-    assert defaults == [{"model": "mvae", "parameter": "latent_weight", "value": 1000.0},  # the paper's, declared in latent.py
-                        {"model": "deep_ae", "parameter": "percentile", "value": 99}]
+    assert defaults == [
+        {"model": "mvae", "parameter": "latent_weight", "value": 1000.0},  # the paper's, declared in latent.py
+        {"model": "deep_ae", "parameter": "percentile", "value": 99},
+    ]
     docs = []
     for name, params in {**sweep_variants(sweeps, hyperparameters), "mvae": {}, "deep_ae": {}}.items():
         base = params.get("model", name)
@@ -134,8 +183,11 @@ def test_sweeps_join_the_grid_runs_at_the_default_and_thresholds_show_what_they_
             detectors = [f"{name}:perceptron"] if base == "mvae" else [name]
             doc = {**document("a", name, seed, 0.9, detectors), "base_model": base}
             for detector in doc["detectors"].values():
-                detector["splits"]["test"].update(auroc=0.5 + value / 4000 if base == "mvae" else 0.9, recall=value / 100,
-                                                  false_alarm_rate=1 - value / 100)
+                detector["splits"]["test"].update(
+                    auroc=0.5 + value / 4000 if base == "mvae" else 0.9,
+                    recall=value / 100,
+                    false_alarm_rate=1 - value / 100,
+                )
             if "sweep" in params:
                 doc["sweep"] = params["sweep"]
             docs.append(tidy_job(doc, experiment="sweep" if "sweep" in params else "grid"))
@@ -159,14 +211,35 @@ def test_sweeps_join_the_grid_runs_at_the_default_and_thresholds_show_what_they_
 
 
 def test_preparation_sweep_table_names_the_changed_parameter(tmp_path):
-    lof = {"dataset": "d", "n_neighbors": 10, "contamination": 0.1, "outline_score": 1.5, "swept": "n_neighbors",
-           "score_auroc": {"train": 0.6, "test": 0.7}, "splits": {"train": {"overall": {"percent": 10.0023}}}}
-    lof50 = {**lof, "n_neighbors": 50, "score_auroc": {"test": 0.75}, "splits": {"train": {"overall": {"percent": 10.0004}}}}
-    dbscan = {"dataset": "d", "eps": 0.25, "min_samples": 5, "clusters": 7, "swept": "eps",
-              "splits": {"train": {"overall": {"percent": 3.5}}}}
+    lof = {
+        "dataset": "d",
+        "n_neighbors": 10,
+        "contamination": 0.1,
+        "outline_score": 1.5,
+        "swept": "n_neighbors",
+        "score_auroc": {"train": 0.6, "test": 0.7},
+        "splits": {"train": {"overall": {"percent": 10.0023}}},
+    }
+    lof50 = {
+        **lof,
+        "n_neighbors": 50,
+        "score_auroc": {"test": 0.75},
+        "splits": {"train": {"overall": {"percent": 10.0004}}},
+    }
+    dbscan = {
+        "dataset": "d",
+        "eps": 0.25,
+        "min_samples": 5,
+        "clusters": 7,
+        "swept": "eps",
+        "splits": {"train": {"overall": {"percent": 3.5}}},
+    }
     table = report.preparation_sweep_table([lof, lof50, dbscan])
     assert table[["stage", "parameter", "value", "train_outlier_percent"]].values.tolist() == [
-        ["lof", "n_neighbors", 10, 10.0023], ["lof", "n_neighbors", 50, 10.0004], ["dbscan", "eps", 0.25, 3.5]]
+        ["lof", "n_neighbors", 10, 10.0023],
+        ["lof", "n_neighbors", 50, 10.0004],
+        ["dbscan", "eps", 0.25, 3.5],
+    ]
     assert table.loc[0, "auroc_test"] == 0.7 and "auroc_train" not in table.columns
 
 
@@ -174,17 +247,40 @@ def test_preparation_sweep_includes_the_default_point_and_plots_plain_values(tmp
     """Each sweep shows the stage's own run at the configured value, in value order; the LOF panel plots
     the score's AUROC (the outlier share is the contamination by construction) without an axis offset
     (it drew 10.0023 % vs 10.0004 % as "+1e1")."""
+
     def lof(k, auroc, swept="n_neighbors"):
-        return {"dataset": "d", "n_neighbors": k, "contamination": 0.1, "outline_score": 1.5, "swept": swept,
-                "score_auroc": {"test": auroc}, "splits": {"train": {"overall": {"percent": 10.0 + k / 1e4}}}}
-    dbscan = {"dataset": "d", "eps": 1.0, "min_samples": 5, "clusters": 7, "swept": "eps",
-              "splits": {"train": {"overall": {"percent": 3.5}}}}
+        return {
+            "dataset": "d",
+            "n_neighbors": k,
+            "contamination": 0.1,
+            "outline_score": 1.5,
+            "swept": swept,
+            "score_auroc": {"test": auroc},
+            "splits": {"train": {"overall": {"percent": 10.0 + k / 1e4}}},
+        }
+
+    dbscan = {
+        "dataset": "d",
+        "eps": 1.0,
+        "min_samples": 5,
+        "clusters": 7,
+        "swept": "eps",
+        "splits": {"train": {"overall": {"percent": 3.5}}},
+    }
     default_lof = {k: v for k, v in lof(20, 10.5).items() if k != "swept"}
-    default_dbscan = {**{k: v for k, v in dbscan.items() if k != "swept"}, "eps": 0.5, "splits": {"train": {"overall": {"percent": 9.0}}}}
+    default_dbscan = {
+        **{k: v for k, v in dbscan.items() if k != "swept"},
+        "eps": 0.5,
+        "splits": {"train": {"overall": {"percent": 9.0}}},
+    }
     table = report.preparation_sweep_table([lof(50, 10.75), lof(10, 10.25), dbscan], [default_lof, default_dbscan])
     assert table[["stage", "parameter", "value", "default"]].values.tolist() == [
-        ["lof", "n_neighbors", 10, False], ["lof", "n_neighbors", 20, True], ["lof", "n_neighbors", 50, False],
-        ["dbscan", "eps", 0.5, True], ["dbscan", "eps", 1.0, False]]
+        ["lof", "n_neighbors", 10, False],
+        ["lof", "n_neighbors", 20, True],
+        ["lof", "n_neighbors", 50, False],
+        ["dbscan", "eps", 0.5, True],
+        ["dbscan", "eps", 1.0, False],
+    ]
     fig = figures.preparation_sweep_figure(table, tmp_path / "p.png", tmp_path / "p.svg")
     lof_ax, dbscan_ax = fig.axes
     line = lof_ax.lines[0]
@@ -205,7 +301,9 @@ def test_lofo_table_compares_held_out_with_trained_on_all(tidy):
     # A grid seed the held-out runs lack (rate 0.4) stays out of the comparison.
     other_seed = document("a", "mae", 1, 0.9, ["mae:perceptron"])
     other_seed["detectors"]["mae:perceptron"]["splits"]["test"]["detection"][0]["rate"] = 0.4
-    table = report.lofo_table(pd.concat([tidy, tidy_job(other_seed), lofo])).set_index(["dataset", "detector", "family"])
+    table = report.lofo_table(pd.concat([tidy, tidy_job(other_seed), lofo])).set_index(
+        ["dataset", "detector", "family"]
+    )
     assert table.loc[("a", "mae:perceptron", "dos"), "held_out"] == "0.2500"
     assert table.loc[("a", "mae:perceptron", "dos"), "trained_on_all"] == "0.8000"
     assert table.loc[("a", "mae:perceptron", "dos"), "held_out_false_alarm_rate"] == "0.1200"
@@ -229,10 +327,25 @@ def tidy_rows(records):
     rows = []
     for dataset, split, detector, seed, metric, value, *group in records:
         model, _, classifier = detector.partition(":")
-        rows.append({"experiment": "grid", "train_dataset": dataset, "test_dataset": dataset, "model": model,
-                     "base_model": model, "detector": detector, "representation": model, "classifier": classifier,
-                     "setting": "", "setting_value": "", "seed": seed, "split": split, "metric": metric,
-                     "group": group[0] if group else "", "value": value})
+        rows.append(
+            {
+                "experiment": "grid",
+                "train_dataset": dataset,
+                "test_dataset": dataset,
+                "model": model,
+                "base_model": model,
+                "detector": detector,
+                "representation": model,
+                "classifier": classifier,
+                "setting": "",
+                "setting_value": "",
+                "seed": seed,
+                "split": split,
+                "metric": metric,
+                "group": group[0] if group else "",
+                "value": value,
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -241,8 +354,11 @@ def cells(text, header_marker, row_marker, sep):
     lines = text.splitlines()
     header = next(line for line in lines if header_marker in line)
     row = next(line for line in lines if row_marker in line)
-    split = (lambda line: [c.strip() for c in line.strip().strip("|").split(sep)]) if sep == "|" else (
-        lambda line: [c.strip() for c in line.replace("\\\\", "").split(sep)])
+    split = (
+        (lambda line: [c.strip() for c in line.strip().strip("|").split(sep)])
+        if sep == "|"
+        else (lambda line: [c.strip() for c in line.replace("\\\\", "").split(sep)])
+    )
     return dict(zip(split(header), split(row)))
 
 
@@ -251,8 +367,10 @@ def test_undefined_metric_is_an_empty_cell_in_csv_md_and_tex(tmp_path):
     records = []
     for seed in (0, 1):
         for detector, precision in (("pca", np.nan), ("lof", 0.5 if seed else np.nan)):
-            records += [("kdd", "test", detector, seed, "precision", precision),
-                        ("kdd", "test", detector, seed, "auroc", 0.7 + 0.1 * seed)]
+            records += [
+                ("kdd", "test", detector, seed, "precision", precision),
+                ("kdd", "test", detector, seed, "auroc", 0.7 + 0.1 * seed),
+            ]
     summary = report.summary_table(tidy_rows(records))
     report.write_table(summary, tmp_path / "s")
     csv = (tmp_path / "s.csv").read_text()
@@ -276,12 +394,16 @@ def test_numeric_nan_is_empty_in_markdown_and_latex(tmp_path):
 def novel_fixture():
     records = []
     for seed, (auroc, novel) in enumerate(((0.9, 0.6), (0.8, 0.7))):
-        records += [("kdd", "test", "pca", seed, "auroc", auroc), ("kdd", "test", "pca", seed, "novel.auroc", novel),
-                    ("kdd", "test", "pca", seed, "auprc", 0.95), ("kdd", "test", "pca", seed, "auprc_baseline", 0.8),
-                    ("kdd", "test", "pca", seed, "novel.auprc", np.nan),  # novel rows without normals
-                    ("kdd", "test", "pca", seed, "overlap_records", 60.0),
-                    ("kdd", "test", "pca", seed, "overlap_share", 0.6),
-                    ("kdd", "test", "pca", seed, "novel.records", 40.0)]
+        records += [
+            ("kdd", "test", "pca", seed, "auroc", auroc),
+            ("kdd", "test", "pca", seed, "novel.auroc", novel),
+            ("kdd", "test", "pca", seed, "auprc", 0.95),
+            ("kdd", "test", "pca", seed, "auprc_baseline", 0.8),
+            ("kdd", "test", "pca", seed, "novel.auprc", np.nan),  # novel rows without normals
+            ("kdd", "test", "pca", seed, "overlap_records", 60.0),
+            ("kdd", "test", "pca", seed, "overlap_share", 0.6),
+            ("kdd", "test", "pca", seed, "novel.records", 40.0),
+        ]
     return tidy_rows(records)
 
 
@@ -309,15 +431,18 @@ def test_novel_rows_table_puts_all_rows_beside_novel_rows(tmp_path):
 def test_seed_paper_table_shows_the_notebooks_threshold_rule_beside_the_configured_one():
     records = []
     for seed in (0, 1):
-        records += [("nsl", "test", "deep_ae", seed, "accuracy", 0.72), ("nsl", "test", "deep_ae", seed, "f1", 0.7),
-                    ("nsl", "test", "deep_ae", seed, "detection_rate", 0.6, "dos"),
-                    ("nsl", "test", "deep_ae", seed, "last_loss.accuracy", 0.88 + 0.02 * seed),
-                    ("nsl", "test", "deep_ae", seed, "last_loss.f1", 0.9),
-                    ("nsl", "test", "deep_ae", seed, "last_loss.threshold", 0.01),
-                    ("nsl", "test", "deep_ae", seed, "last_loss.detection_rate", 0.95, "dos"),
-                    ("nsl", "train", "deep_ae", seed, "threshold", 0.05),
-                    ("nsl", "train", "deep_ae", seed, "train_mse", 0.004),
-                    ("nsl", "test", "cnn_lstm", seed, "accuracy", 0.8)]
+        records += [
+            ("nsl", "test", "deep_ae", seed, "accuracy", 0.72),
+            ("nsl", "test", "deep_ae", seed, "f1", 0.7),
+            ("nsl", "test", "deep_ae", seed, "detection_rate", 0.6, "dos"),
+            ("nsl", "test", "deep_ae", seed, "last_loss.accuracy", 0.88 + 0.02 * seed),
+            ("nsl", "test", "deep_ae", seed, "last_loss.f1", 0.9),
+            ("nsl", "test", "deep_ae", seed, "last_loss.threshold", 0.01),
+            ("nsl", "test", "deep_ae", seed, "last_loss.detection_rate", 0.95, "dos"),
+            ("nsl", "train", "deep_ae", seed, "threshold", 0.05),
+            ("nsl", "train", "deep_ae", seed, "train_mse", 0.004),
+            ("nsl", "test", "cnn_lstm", seed, "accuracy", 0.8),
+        ]
     table = report.seed_paper_table(tidy_rows(records)).set_index(["detector", "threshold_rule"])
     assert table.index.tolist() == [("cnn_lstm", "configured"), ("deep_ae", "configured"), ("deep_ae", "last_loss")]
     assert table.loc[("deep_ae", "last_loss"), "accuracy"] == f"0.8900 ± {np.std([0.88, 0.9], ddof=1):.4f}"
@@ -344,8 +469,13 @@ def test_markdown_tables_say_which_variance_the_plus_minus_covers(tmp_path):
 def rank_fixture():
     """AUROC of three detectors; kdd's primary split is ``test``, its ``test21`` subset ranks them the
     other way round and must not count as a block; ``empty`` has no attacks (AUROC undefined)."""
-    values = {("kdd", "test"): (0.9, 0.8, 0.7), ("kdd", "test21"): (0.7, 0.8, 0.9), ("unsw", "test"): (0.8, 0.6, 0.75),
-              ("iot", "test"): (0.85, 0.9, 0.5), ("empty", "test"): (np.nan, np.nan, np.nan)}
+    values = {
+        ("kdd", "test"): (0.9, 0.8, 0.7),
+        ("kdd", "test21"): (0.7, 0.8, 0.9),
+        ("unsw", "test"): (0.8, 0.6, 0.75),
+        ("iot", "test"): (0.85, 0.9, 0.5),
+        ("empty", "test"): (np.nan, np.nan, np.nan),
+    }
     records = []
     for (dataset, split), scores in values.items():
         for detector, auroc in zip("ABC", scores):
@@ -386,14 +516,18 @@ def test_too_few_blocks_are_stated_in_json_table_and_figure(tmp_path):
     report.write_table(average, tmp_path / "r", note=friedman["verdict"])
     assert "too few blocks" in (tmp_path / "r.md").read_text().splitlines()[0]
     fig = figures.rank_figure(average, friedman, nemenyi, "auroc", tmp_path / "r.png", tmp_path / "r.svg")
-    texts = " ".join([t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes for t in ax.texts + [ax.title]])
+    texts = " ".join(
+        [t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes for t in ax.texts + [ax.title]]
+    )
     assert "too few blocks" in texts
     markers = [c for ax in fig.axes for c in ax.collections]
     assert sum(len(c.get_offsets()) for c in markers) == 3  # one rank marker per detector
 
 
 def test_rank_figure_draws_the_critical_difference(tmp_path):
-    average, friedman, nemenyi = report.rank_tests(rank_fixture(), primary_splits={"kdd": "test", "unsw": "test", "iot": "test"})
+    average, friedman, nemenyi = report.rank_tests(
+        rank_fixture(), primary_splits={"kdd": "test", "unsw": "test", "iot": "test"}
+    )
     fig = figures.rank_figure(average, friedman, nemenyi, "auroc", tmp_path / "r.png", tmp_path / "r.svg")
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert any(t.startswith("CD = 1.9") for t in texts)
@@ -402,7 +536,7 @@ def test_rank_figure_draws_the_critical_difference(tmp_path):
 
 def test_robustness_figure_leaves_a_gap_where_a_metric_is_undefined(tmp_path):
     records = []
-    for value, auroc in (("1", 0.6), ("2", np.nan), ("3", 0.8)):
+    for auroc in (0.6, np.nan, 0.8):  # setting values "1", "2", "3" (assigned below)
         for seed in (0, 1):
             records.append(("a", "test", "mae", seed, "auroc", auroc))
     tidy = tidy_rows(records)
@@ -444,8 +578,9 @@ def test_a_dataset_with_too_few_attacks_is_a_negative_control_not_a_rank_block(t
     for dataset, attacks, base in (("kdd", 400, 0.9), ("unsw", 300, 0.8), ("nsl", 500, 0.85), ("iot", 2, 0.99)):
         for d, detector in enumerate(["A", "B", "C"]):
             doc = document(dataset, detector, 0, base - 0.05 * d if dataset != "iot" else base - 0.3 * (2 - d))
-            doc["detectors"][detector]["splits"]["test"].update(attacks=attacks, records=1000, fp=3 * d,
-                                                                false_alarm_rate=3 * d / (1000 - attacks))
+            doc["detectors"][detector]["splits"]["test"].update(
+                attacks=attacks, records=1000, fp=3 * d, false_alarm_rate=3 * d / (1000 - attacks)
+            )
             paths.append(tmp_path / f"{dataset}{detector}.json")
             paths[-1].write_text(json.dumps(doc))
     tidy = collect(paths)
@@ -478,10 +613,26 @@ def test_curves_show_the_best_of_each_model_with_chance_lines_and_the_legend_out
     (by AUROC, computed here by ranking), at most four curves, plus the two chance lines."""
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(300, bool), np.ones(100, bool)]
-    quality = {"mae:a": 3.0, "mae:b": 0.5, "mae:c": 1.0, "ae:a": 0.3, "ae:b": 2.2, "pca": 0.6, "lof": 0.1,
-               "vae:a": 1.6, "vae:b": 0.2, "raw:a": 0.7, "raw:b": 1.1, "raw:c": 0.4}  # attack score shifts
-    scores = pd.concat([pd.DataFrame({"detector": d, "is_attack": y, "score": rng.normal(size=400) + q * y})
-                        for d, q in quality.items()])
+    quality = {
+        "mae:a": 3.0,
+        "mae:b": 0.5,
+        "mae:c": 1.0,
+        "ae:a": 0.3,
+        "ae:b": 2.2,
+        "pca": 0.6,
+        "lof": 0.1,
+        "vae:a": 1.6,
+        "vae:b": 0.2,
+        "raw:a": 0.7,
+        "raw:b": 1.1,
+        "raw:c": 0.4,
+    }  # attack score shifts
+    scores = pd.concat(
+        [
+            pd.DataFrame({"detector": d, "is_attack": y, "score": rng.normal(size=400) + q * y})
+            for d, q in quality.items()
+        ]
+    )
     captured = {}
     monkeypatch.setattr(figures, "save_figure", lambda fig, png, svg: captured.setdefault("fig", fig))
     drawn = figures.curves_figure(scores, "x, test", tmp_path / "c.png", tmp_path / "c.svg", limit=4)
@@ -504,7 +655,9 @@ def test_headline_table_is_detectors_by_datasets_with_the_best_in_bold(tidy, tmp
     assert row["a"] == f"{np.mean([0.8, 0.801]):.3f} ± {np.std([0.8, 0.801], ddof=1):.3f}"
     assert table["detector"].iloc[-1].startswith("lof (") and not bold.iloc[-1, 1:].any()  # last, never bold
     assert table["detector"].tolist()[:2] == ["mae:linear_svc", "mae:perceptron"]  # 0.9 > 0.8005: best first
-    assert bold.loc[0, ["a", "b", "c"]].all() and not bold.loc[table["detector"] == "pca", ["a", "b", "c"]].any(axis=None)
+    assert bold.loc[0, ["a", "b", "c"]].all() and not bold.loc[table["detector"] == "pca", ["a", "b", "c"]].any(
+        axis=None
+    )
     report.write_table(table, tmp_path / "headline", bold=bold)
     md = (tmp_path / "headline.md").read_text()
     tex = (tmp_path / "headline.tex").read_text()
@@ -525,7 +678,9 @@ def test_runtime_table_averages_fit_time_and_throughput_over_seeds():
 
 
 def test_headline_bold_follows_the_printed_precision_and_an_empty_table_is_empty():
-    docs = [tidy_job(document("a", name, 0, auroc)) for name, auroc in (("pca", 0.9004), ("iforest", 0.9001), ("ae", 0.8))]
+    docs = [
+        tidy_job(document("a", name, 0, auroc)) for name, auroc in (("pca", 0.9004), ("iforest", 0.9001), ("ae", 0.8))
+    ]
     table, bold = report.headline_table(pd.concat(docs))
     marked = dict(zip(table["detector"], bold["a"]))
     assert marked == {"pca": True, "iforest": True, "ae": False}  # both print as 0.900
@@ -537,15 +692,26 @@ def test_headline_bold_follows_the_printed_precision_and_an_empty_table_is_empty
 
 
 def test_dataset_statistics_reads_split_encoding_and_cleaning_reports(tmp_path):
-    splits = {"kdd": {"dataset": "kdd", "feature_columns": 3, "splits": {
-        "train": {"rows": 10, "attack_rows": 4, "distinct_vectors": 7, "families": {}},
-        "val": {"rows": 5, "attack_rows": 1, "distinct_vectors": 5, "rows_in_train": 0, "families": {}},
-        "test": {"rows": 8, "attack_rows": 6, "distinct_vectors": 6, "rows_in_train": 3, "families": {}},
-        # drawn from test (KDDTest-21 from KDDTest+): not counted again in the total
-        "test21": {"rows": 4, "attack_rows": 4, "distinct_vectors": 4, "rows_in_train": 1, "families": {}}}}}
-    cleaning = {"kdd": [{"dataset": "kdd", "part": "train", "duplicate_rows": 9, "duplicates_removed": True},
-                        {"dataset": "kdd", "part": "test", "duplicate_rows": 4, "duplicates_removed": False},
-                        {"dataset": "kdd", "part": "train20", "duplicate_rows": 2, "duplicates_removed": True}]}
+    splits = {
+        "kdd": {
+            "dataset": "kdd",
+            "feature_columns": 3,
+            "splits": {
+                "train": {"rows": 10, "attack_rows": 4, "distinct_vectors": 7, "families": {}},
+                "val": {"rows": 5, "attack_rows": 1, "distinct_vectors": 5, "rows_in_train": 0, "families": {}},
+                "test": {"rows": 8, "attack_rows": 6, "distinct_vectors": 6, "rows_in_train": 3, "families": {}},
+                # drawn from test (KDDTest-21 from KDDTest+): not counted again in the total
+                "test21": {"rows": 4, "attack_rows": 4, "distinct_vectors": 4, "rows_in_train": 1, "families": {}},
+            },
+        }
+    }
+    cleaning = {
+        "kdd": [
+            {"dataset": "kdd", "part": "train", "duplicate_rows": 9, "duplicates_removed": True},
+            {"dataset": "kdd", "part": "test", "duplicate_rows": 4, "duplicates_removed": False},
+            {"dataset": "kdd", "part": "train20", "duplicate_rows": 2, "duplicates_removed": True},
+        ]
+    }
     table = report.dataset_statistics_table(splits, {"kdd": 12}, cleaning)
     report.write_table(table, tmp_path / "s")
     read = pd.read_csv(tmp_path / "s.csv").set_index("split")
@@ -555,7 +721,9 @@ def test_dataset_statistics_reads_split_encoding_and_cleaning_reports(tmp_path):
     assert read.loc["train", "duplicate_rows"] == 3 and read.loc["test", "duplicate_rows"] == 2
     assert read.loc["test", "duplicate_share"] == pytest.approx(0.25) and read.loc["test", "rows_in_train"] == 3
     assert np.isnan(read.loc["train", "rows_in_train"]) and np.isnan(read.loc["all", "duplicate_rows"])
-    assert read.loc["all", "duplicates_removed_in_cleaning"] == 9  # the part whose duplicates were dropped, not its subset
+    assert (
+        read.loc["all", "duplicates_removed_in_cleaning"] == 9
+    )  # the part whose duplicates were dropped, not its subset
     row = cells((tmp_path / "s.md").read_text(), "| dataset", "| train", "|")
     assert row["rows"] == "10" and row["rows_in_train"] == ""
 
@@ -563,14 +731,27 @@ def test_dataset_statistics_reads_split_encoding_and_cleaning_reports(tmp_path):
 def test_seed_paper_table_shows_the_spread_and_only_the_families_a_dataset_has(tmp_path):
     records = []
     for seed, (f1, dos) in enumerate([(0.6, 0.5), (0.8, 0.7)]):
-        records += [("nsl", "test", "deep_ae", seed, "f1", f1), ("nsl", "test", "deep_ae", seed, "detection_rate", dos, "dos"),
-                    ("nsl", "test", "deep_ae", seed, "detection_rate", 0.1, "u2r"),
-                    ("nsl", "test", "deep_ae", seed, "detection_rate", 0.02, "normal"),
-                    ("nsl", "train", "deep_ae", seed, "threshold", 0.04 + 0.02 * seed),
-                    ("iot", "test", "deep_ae", seed, "f1", 0.3), ("iot", "test", "deep_ae", seed, "detection_rate", 1.0, "cnc")]
+        records += [
+            ("nsl", "test", "deep_ae", seed, "f1", f1),
+            ("nsl", "test", "deep_ae", seed, "detection_rate", dos, "dos"),
+            ("nsl", "test", "deep_ae", seed, "detection_rate", 0.1, "u2r"),
+            ("nsl", "test", "deep_ae", seed, "detection_rate", 0.02, "normal"),
+            ("nsl", "train", "deep_ae", seed, "threshold", 0.04 + 0.02 * seed),
+            ("iot", "test", "deep_ae", seed, "f1", 0.3),
+            ("iot", "test", "deep_ae", seed, "detection_rate", 1.0, "cnc"),
+        ]
     both = report.seed_paper_table(tidy_rows(records)).set_index("dataset")
     # precision, recall ... were never recorded: no column; "DR normal" is the false-alarm rate
-    assert list(both.columns) == ["split", "detector", "threshold_rule", "threshold", "f1", "DR cnc", "DR dos", "DR u2r"]
+    assert list(both.columns) == [
+        "split",
+        "detector",
+        "threshold_rule",
+        "threshold",
+        "f1",
+        "DR cnc",
+        "DR dos",
+        "DR u2r",
+    ]
     assert both.loc["nsl", "f1"] == f"0.7000 ± {np.std([0.6, 0.8], ddof=1):.4f}"
     assert both.loc["nsl", "DR dos"] == f"0.6000 ± {np.std([0.5, 0.7], ddof=1):.4f}"
     assert both.loc["nsl", "threshold"] == f"0.0500 ± {np.std([0.04, 0.06], ddof=1):.4f}"
@@ -584,24 +765,37 @@ def test_seed_paper_table_shows_the_spread_and_only_the_families_a_dataset_has(t
 
 def test_vu_table_drops_a_representation_no_row_has():
     # zeek_mae ran on ton only, where its metric is undefined (null in every seed): an all-empty column
-    records = [(d, "test", f"{r}:perceptron", seed, "hard_auc", 0.9) for d in ("kdd", "ton") for r in ("raw", "mae")
-               for seed in (0, 1)]
+    records = [
+        (d, "test", f"{r}:perceptron", seed, "hard_auc", 0.9)
+        for d in ("kdd", "ton")
+        for r in ("raw", "mae")
+        for seed in (0, 1)
+    ]
     records += [("ton", "test", "zeek_mae:perceptron", seed, "hard_auc", np.nan) for seed in (0, 1)]
     table = report.vu_table(tidy_rows(records), "hard_auc")
     assert list(table.columns) == ["dataset", "split", "classifier", "raw", "mae"]
     assert table["mae"].tolist() == ["0.9000 ± 0.0000"] * 2
     records[-1] = ("ton", "test", "zeek_mae:perceptron", 1, "hard_auc", 0.7)
-    assert report.vu_table(tidy_rows(records), "hard_auc").set_index("dataset").loc["ton", "zeek_mae"] == "0.7000 (1 of 2 seeds)"
+    assert (
+        report.vu_table(tidy_rows(records), "hard_auc").set_index("dataset").loc["ton", "zeek_mae"]
+        == "0.7000 (1 of 2 seeds)"
+    )
 
 
 def test_sweep_of_lists_sorts_by_value_and_a_listed_default_is_not_joined_twice():
     from iotad.config import sweep_defaults, sweep_variants
 
-    sweeps = {"runs": [{"model": "mae", "parameter": "centres", "values": [[2.0, 5.0], [2.0, 2.5]]},
-                       {"model": "mae", "parameter": "code", "values": [15, 30]}]}  # 15 is mae's default
+    sweeps = {
+        "runs": [
+            {"model": "mae", "parameter": "centres", "values": [[2.0, 5.0], [2.0, 2.5]]},
+            {"model": "mae", "parameter": "code", "values": [15, 30]},
+        ]
+    }  # 15 is mae's default
     defaults = sweep_defaults(sweeps, {"mae": {}})
-    assert defaults == [{"model": "mae", "parameter": "centres", "value": [2.0, 3.0]},
-                        {"model": "mae", "parameter": "code", "value": 15}]
+    assert defaults == [
+        {"model": "mae", "parameter": "centres", "value": [2.0, 3.0]},
+        {"model": "mae", "parameter": "code", "value": 15},
+    ]
     docs = []
     for name, params in {**sweep_variants(sweeps, {"mae": {}}), "mae": {}}.items():
         doc = {**document("a", name, 0, 0.9, [f"{name}:perceptron"]), "base_model": "mae"}

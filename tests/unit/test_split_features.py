@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from iotad.config import ConfigError
 from iotad.features import FeatureTransform, matrix_frame, read_matrix
 from iotad.registry import load_registry
-from iotad.config import ConfigError
 from iotad.split import check_kind_overrides, split_dataset, split_kind, split_names, split_report
 
 REG = load_registry()
@@ -15,13 +15,17 @@ REG = load_registry()
 def clean_frame(n=400, seed=0, offset=0.0):
     rng = np.random.default_rng(seed)
     family = rng.choice(["normal", "dos", "probe"], size=n, p=[0.6, 0.3, 0.1])
-    return pd.DataFrame({
-        "record_id": np.arange(n),
-        "bytes": rng.uniform(0, 100, n) + offset,
-        "count": rng.integers(0, 5, n),
-        "proto": rng.choice(["tcp", "udp"], n),
-        "label": family, "family": family, "is_attack": family != "normal",
-    })
+    return pd.DataFrame(
+        {
+            "record_id": np.arange(n),
+            "bytes": rng.uniform(0, 100, n) + offset,
+            "count": rng.integers(0, 5, n),
+            "proto": rng.choice(["tcp", "udp"], n),
+            "label": family,
+            "family": family,
+            "is_attack": family != "normal",
+        }
+    )
 
 
 @pytest.mark.parametrize("grouped", [True, False])
@@ -44,7 +48,12 @@ def test_stratified_split_is_seeded_disjoint_and_keeps_family_shares(grouped):
 
 def test_official_splits_keep_test_files_and_carve_validation_from_training():
     spec = REG.dataset("nsl-kdd")
-    parts = {"train": clean_frame(300), "test": clean_frame(50, 1), "test21": clean_frame(40, 2), "train20": clean_frame(30, 3)}
+    parts = {
+        "train": clean_frame(300),
+        "test": clean_frame(50, 1),
+        "test21": clean_frame(40, 2),
+        "train20": clean_frame(30, 3),
+    }
     splits = split_dataset(parts, spec, seed=0, val_size=0.2)
     assert list(splits) == ["train", "val", "test", "test21"]
     assert len(splits["train"]) + len(splits["val"]) == 300 and len(splits["val"]) == 60
@@ -67,10 +76,17 @@ def duplicated_frame(n=1500, seed=0):
     family = np.array(["normal", "normal", "dos", "probe", "normal"])[code % 5]
     noisy = rng.random(n) < 0.05
     family[noisy] = rng.choice(["normal", "dos", "probe"], noisy.sum())
-    return pd.DataFrame({
-        "record_id": np.arange(n), "bytes": (code * 7 % 101).astype(float), "count": code // 101,
-        "proto": np.where(code % 3, "tcp", "udp"), "label": family, "family": family, "is_attack": family != "normal",
-    })
+    return pd.DataFrame(
+        {
+            "record_id": np.arange(n),
+            "bytes": (code * 7 % 101).astype(float),
+            "count": code // 101,
+            "proto": np.where(code % 3, "tcp", "udp"),
+            "label": family,
+            "family": family,
+            "is_attack": family != "normal",
+        }
+    )
 
 
 FEATURES = ["bytes", "count", "proto"]
@@ -113,7 +129,12 @@ def test_ungrouped_split_is_todays_row_split():
 
 def test_validation_carve_out_from_an_official_training_file_is_grouped():
     spec = REG.dataset("nsl-kdd")
-    parts = {"train": duplicated_frame(), "test": clean_frame(50, 1), "test21": clean_frame(40, 2), "train20": clean_frame(30, 3)}
+    parts = {
+        "train": duplicated_frame(),
+        "test": clean_frame(50, 1),
+        "test21": clean_frame(40, 2),
+        "train20": clean_frame(30, 3),
+    }
     splits = split_dataset(parts, spec, seed=0, val_size=0.2)
     assert shared_vectors(splits["train"], splits["val"]) == 0
     assert abs(len(splits["val"]) / 1500 - 0.2) < 0.04 and len(splits["test"]) == 50
@@ -147,7 +168,10 @@ def test_split_report_counts_rows_repeating_a_training_vector():
         assert entry["distinct_vectors"] == len(part[FEATURES].drop_duplicates())
         if name == "train":
             continue
-        repeats, attack_repeats = shared_vectors(splits["train"], part), shared_vectors(splits["train"], part[part["is_attack"]])
+        repeats, attack_repeats = (
+            shared_vectors(splits["train"], part),
+            shared_vectors(splits["train"], part[part["is_attack"]]),
+        )
         assert entry["rows_in_train"] == repeats > 0 and entry["share_in_train"] == pytest.approx(repeats / len(part))
         assert entry["attack_rows_in_train"] == attack_repeats
         assert entry["attack_share_in_train"] == pytest.approx(attack_repeats / part["is_attack"].sum())
@@ -171,8 +195,11 @@ def test_split_kind_overrides_first_match_wins_and_are_checked():
     assert split_kind(REG.dataset("n-baiot-danmini-doorbell"), overrides) == "vu_nbaiot"
     assert split_kind(REG.dataset("n-baiot-ennio-doorbell"), overrides) == "stratified"
     assert split_kind(REG.dataset("unsw-nb15"), overrides) == "stratified"
-    with pytest.raises(ConfigError, match=r"split.kind_overrides: 'n-baiot-\*'.*n-baiot-ennio-doorbell, "
-                                          r"n-baiot-samsung-snh-1011-n-webcam: no Mirai"):
+    with pytest.raises(
+        ConfigError,
+        match=r"split.kind_overrides: 'n-baiot-\*'.*n-baiot-ennio-doorbell, "
+        r"n-baiot-samsung-snh-1011-n-webcam: no Mirai",
+    ):
         check_kind_overrides({"n-baiot-*": "vu_nbaiot"}, REG)
     with pytest.raises(ConfigError, match=r"split.kind_overrides: 'unsw-nb15'.*vu_nbaiot.*gafgyt and mirai"):
         check_kind_overrides({"unsw-nb15": "vu_nbaiot"}, REG)
@@ -235,7 +262,9 @@ def test_feature_subset_and_another_datasets_missing_columns(tmp_path):
     X, _ = fitted.transform(train)
     matrix_frame(X, fitted.feature_names, train).to_parquet(tmp_path / "m.parquet")
     subset, _ = read_matrix(tmp_path / "m.parquet", ["bytes", "proto"])
-    np.testing.assert_array_equal(subset, X[:, [fitted.feature_names.index(n) for n in ("bytes", "proto=tcp", "proto=udp")]])
+    np.testing.assert_array_equal(
+        subset, X[:, [fitted.feature_names.index(n) for n in ("bytes", "proto=tcp", "proto=udp")]]
+    )
     with pytest.raises(ValueError, match="no features from the columns \\['size'\\]"):
         read_matrix(tmp_path / "m.parquet", ["bytes", "size"])
     other = train.drop(columns=["count", "proto"])  # another dataset without two of the columns

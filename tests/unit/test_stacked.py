@@ -32,7 +32,7 @@ def seed_rows(data, seed: int):
     """Each seed its own training rows (a seeded sample whose size depends on the seed: the seeds'
     epochs have different step counts) and the common validation rows."""
     (X, y), (Xv, yv), _ = data
-    keep = np.random.default_rng(seed).permutation(len(X))[:2500 + 137 * seed]
+    keep = np.random.default_rng(seed).permutation(len(X))[: 2500 + 137 * seed]
     return X[keep], y[keep], Xv, yv
 
 
@@ -98,8 +98,9 @@ def test_the_validation_loss_is_kerass_loss_of_the_trained_network(nsl_slice, mo
     stacked.fit_together([part], [(X, y, Xv, yv)])
     if model in AUTOENCODERS:
         Xv = Xv[~yv]
-    keras_values = part.model_.evaluate(Xv, keras_targets(part, Xv, yv), batch_size=len(Xv), verbose=0,
-                                         return_dict=True)
+    keras_values = part.model_.evaluate(
+        Xv, keras_targets(part, Xv, yv), batch_size=len(Xv), verbose=0, return_dict=True
+    )
     for key, value in part.history_.items():
         if key.startswith("val_"):
             assert keras_values[key[4:]] == pytest.approx(value[-1], rel=2e-5), key
@@ -122,7 +123,7 @@ def test_one_epoch_is_kerass_adam_steps_on_the_same_batches(nsl_slice, model):
     targets = keras_targets(keras_twin, X, y) if model in REPRESENTATIONS else rows
     losses, sizes = [], []
     for start in range(0, len(rows), 1000):
-        batch = order[start:start + 1000]
+        batch = order[start : start + 1000]
         target = {k: v[batch] for k, v in targets.items()} if isinstance(targets, dict) else targets[batch]
         losses.append(keras_twin.model_.train_on_batch(rows[batch], target, return_dict=True)["loss"])
         sizes.append(len(batch))
@@ -162,7 +163,9 @@ EVERY_MODEL = [
     *((m, {"epochs": 2, "classifiers": ["perceptron", "logistic_regression"]}) for m in REPRESENTATIONS),
     ("raw", {"classifiers": ["perceptron", "linear_svc"]}),
     ("cnn_lstm", {"epochs": 1}),
-    ("pca", {}), ("isolation_forest", {"n_estimators": 20}), ("ocsvm", {"max_normal_rows": 1500}),
+    ("pca", {}),
+    ("isolation_forest", {"n_estimators": 20}),
+    ("ocsvm", {"max_normal_rows": 1500}),
 ]
 
 
@@ -181,8 +184,9 @@ def test_every_models_scores_repeat_for_the_same_config_and_seed(matrices, model
 
     train, val, test = matrices
     params = {**params, "max_train_rows": 3000}
-    first, again, other = (run_job(model, params, seed=seed, threads=2, train=train, val=val, tests={"test": test})
-                           for seed in (1, 1, 2))
+    first, again, other = (
+        run_job(model, params, seed=seed, threads=2, train=train, val=val, tests={"test": test}) for seed in (1, 1, 2)
+    )
     pd.testing.assert_frame_equal(first.scores, again.scores, check_exact=True)
     if model != "raw":  # the raw features' classifiers are deterministic bar the perceptron's shuffling
         assert not np.array_equal(first.scores["score"], other.scores["score"])
@@ -190,17 +194,23 @@ def test_every_models_scores_repeat_for_the_same_config_and_seed(matrices, model
 
 def without_times(document):
     if isinstance(document, dict):
-        return {k: without_times(v) for k, v in document.items() if k not in ("fit_seconds", "predict_seconds",
-                                                                               "records_per_second")}
+        return {
+            k: without_times(v)
+            for k, v in document.items()
+            if k not in ("fit_seconds", "predict_seconds", "records_per_second")
+        }
     if isinstance(document, list):
         return [without_times(v) for v in document]
     return document
 
 
-@pytest.mark.parametrize(("model", "params"), [
-    ("sparse_deep_denoising_ae", {"epochs": 3, "patience": 1, "max_train_rows": 3000}),
-    ("mvae", {"epochs": 2, "max_train_rows": 3000, "classifiers": ["nearest_centroid"]}),
-])
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [
+        ("sparse_deep_denoising_ae", {"epochs": 3, "patience": 1, "max_train_rows": 3000}),
+        ("mvae", {"epochs": 2, "max_train_rows": 3000, "classifiers": ["nearest_centroid"]}),
+    ],
+)
 def test_a_job_of_five_seeds_gives_seed_3_what_a_job_of_seed_3_gives(matrices, model, params):
     """run_jobs trains the seeds' networks together, each seed on its own view (here: the same
     matrices, and a view with half the training rows for seeds 0 and 4)."""
@@ -254,8 +264,13 @@ def test_the_jax_backend_in_a_fresh_process(nsl_slice, tmp_path, repo):
     (X, y), (Xv, yv), (Xt, yt) = nsl_slice
     np.savez(tmp_path / "data.npz", X=X, y=y, Xv=Xv, yv=yv, Xt=Xt, yt=yt)
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(repo)}
-    done = subprocess.run([sys.executable, "-c", JAX_CHECK, str(tmp_path / "data.npz"), str(tmp_path / "model")],
-                          env=env, cwd=repo, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", JAX_CHECK, str(tmp_path / "data.npz"), str(tmp_path / "model")],
+        env=env,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["backend"] == "jax" and out["reloaded_scores_equal"]
@@ -297,8 +312,9 @@ def test_training_mode_perturbs_the_input_as_kerass_layers_do(nsl_slice, model):
     u, n = rng.random(X.shape, dtype="float32"), rng.standard_normal(X.shape, dtype="float32")
     params = [ops.convert_to_tensor(w) for w in task.net.initial_weights()]
     centre = np.zeros(len(X), "float32") if task.centre is None else task.centre
-    terms, per_row = task.net.row_losses(params, ops.convert_to_tensor(X), ops.convert_to_tensor(centre),
-                                         FixedRandom(u, n))
+    terms, per_row = task.net.row_losses(
+        params, ops.convert_to_tensor(X), ops.convert_to_tensor(centre), FixedRandom(u, n)
+    )
     if model == "denoising_ae":
         perturbed = np.where(u >= 0.2, X / 0.8, 0.0).astype("float32")
         expected = np.mean((part.model_.predict_on_batch(perturbed) - X) ** 2, axis=1)
@@ -306,5 +322,6 @@ def test_training_mode_perturbs_the_input_as_kerass_layers_do(nsl_slice, model):
     else:
         perturbed = np.clip(X + n * part.noise_sigma, 0, 1)
         reconstruction = part.model_.predict_on_batch(perturbed)["reconstruction"]
-        np.testing.assert_allclose(np.asarray(terms["reconstruction_loss"]), np.mean((reconstruction - X) ** 2, axis=1),
-                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(
+            np.asarray(terms["reconstruction_loss"]), np.mean((reconstruction - X) ** 2, axis=1), rtol=1e-5, atol=1e-7
+        )

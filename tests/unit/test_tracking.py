@@ -34,8 +34,16 @@ def store(request, tmp_path):
 
 
 def log_in_parallel(uri, experiment, artifact, jobs):
-    procs = [subprocess.Popen([sys.executable, "-c", LOG_ONE, uri, experiment, job, str(artifact)],
-                              cwd=artifact.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for job in jobs]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", LOG_ONE, uri, experiment, job, str(artifact)],
+            cwd=artifact.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for job in jobs
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-2000:]
@@ -69,19 +77,47 @@ def test_uri_from_environment_wins(tmp_path, monkeypatch):
 
 
 def test_job_metrics_flattens_detectors_splits_and_family_rates():
-    doc = {"detectors": {"mae:perceptron": {"fit_seconds": 1.5, "n_params": 10, "threshold": 0.0, "epochs": 3, "splits": {
-        "test": {"auroc": 0.9, "tp": 4, "detection": [{"level": "family", "name": "dos", "rate": 0.75},
-                                                      {"level": "label", "name": "smurf", "rate": 1.0}]}}}}}
-    assert tracking.job_metrics(doc) == {"mae:perceptron.fit_seconds": 1.5, "mae:perceptron.n_params": 10.0,
-                                         "mae:perceptron.threshold": 0.0, "mae:perceptron.epochs": 3.0,
-                                         "mae:perceptron.test.auroc": 0.9, "mae:perceptron.test.tp": 4.0,
-                                         "mae:perceptron.test.detection.dos": 0.75}
+    doc = {
+        "detectors": {
+            "mae:perceptron": {
+                "fit_seconds": 1.5,
+                "n_params": 10,
+                "threshold": 0.0,
+                "epochs": 3,
+                "splits": {
+                    "test": {
+                        "auroc": 0.9,
+                        "tp": 4,
+                        "detection": [
+                            {"level": "family", "name": "dos", "rate": 0.75},
+                            {"level": "label", "name": "smurf", "rate": 1.0},
+                        ],
+                    }
+                },
+            }
+        }
+    }
+    assert tracking.job_metrics(doc) == {
+        "mae:perceptron.fit_seconds": 1.5,
+        "mae:perceptron.n_params": 10.0,
+        "mae:perceptron.threshold": 0.0,
+        "mae:perceptron.epochs": 3.0,
+        "mae:perceptron.test.auroc": 0.9,
+        "mae:perceptron.test.tp": 4.0,
+        "mae:perceptron.test.detection.dos": 0.75,
+    }
 
 
 def test_a_job_with_a_degenerate_detector_is_tagged_for_the_mlflow_filter():
     from iotad.tracking import degenerate_tag
 
-    doc = {"detectors": {"mae:perceptron": {"degenerate": []},
-                         "mae:linear_svc": {"degenerate": ["every normal record flagged on test", "constant score on test"]}}}
-    assert degenerate_tag(doc) == {"degenerate": "mae:linear_svc: every normal record flagged on test, constant score on test"}
+    doc = {
+        "detectors": {
+            "mae:perceptron": {"degenerate": []},
+            "mae:linear_svc": {"degenerate": ["every normal record flagged on test", "constant score on test"]},
+        }
+    }
+    assert degenerate_tag(doc) == {
+        "degenerate": "mae:linear_svc: every normal record flagged on test, constant score on test"
+    }
     assert degenerate_tag({"detectors": {"pca": {"degenerate": []}, "lof": {}}}) == {}

@@ -49,16 +49,30 @@ def shared(server, tmp_path, request, monkeypatch):
 def log(shared, checkout, config="c1", auroc=0.7, kill=False):
     uri, experiment = shared[:2]
     env = {**os.environ, "KILL": "1"} if kill else os.environ
-    done = subprocess.run([sys.executable, "-c", LOG, uri, experiment, JOB, config, str(auroc)],
-                          cwd=checkout, env=env, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", LOG, uri, experiment, JOB, config, str(auroc)],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert (done.returncode == -9) if kill else (done.returncode == 0), done.stderr[-2000:]
 
 
 def snapshot(client, run_id):
     """Everything a re-log could change about a run."""
     run = client.get_run(run_id)
-    return (run.info.lifecycle_stage, run.info.status, run.info.end_time, run.data.tags, run.data.metrics,
-            run.data.params, [a.path for a in client.list_artifacts(run_id)])
+    return (
+        run.info.lifecycle_stage,
+        run.info.status,
+        run.info.end_time,
+        run.data.tags,
+        run.data.metrics,
+        run.data.params,
+        [a.path for a in client.list_artifacts(run_id)],
+    )
 
 
 def active(client, experiment):
@@ -95,7 +109,10 @@ def test_a_checkout_never_deletes_or_changes_another_checkouts_run(shared):
     log(shared, b, auroc=0.9)  # B re-logs: its own run replaced, A's untouched
     runs = active(client, experiment)
     assert set(runs) == {key_a, key_b}
-    assert only_run(runs, key_b).info.run_id != run_b and only_run(runs, key_b).data.metrics["mae:perceptron.test.auroc"] == 0.9
+    assert (
+        only_run(runs, key_b).info.run_id != run_b
+        and only_run(runs, key_b).data.metrics["mae:perceptron.test.auroc"] == 0.9
+    )
     assert client.get_run(run_b).info.lifecycle_stage == "deleted"
     assert only_run(runs, key_a).info.run_id == run_a and snapshot(client, run_a) == before
     run_b, b_before = only_run(runs, key_b).info.run_id, snapshot(client, only_run(runs, key_b).info.run_id)

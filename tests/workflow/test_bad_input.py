@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from test_workflow import snakemake, tiny  # noqa: F401  (tiny: the module's tiny mirror fixture)
 from tiny_mirror import REPO, write_config
 
@@ -28,25 +27,37 @@ def configured(workdir: Path, tiny: Path, edit) -> Path:  # noqa: F811
 
 
 BAD_CONFIG = {
-    "epochs": (lambda c: c["hyperparameters"].update(deep_ae={"epochs": -3}),
-               "config hyperparameters.deep_ae: The 'epochs' parameter of AutoencoderDetector must be an int in "
-               "the range [1, inf). Got -3 instead."),
-    "batch_size": (lambda c: c["hyperparameters"].update(mae={"batch_size": "big"}),
-                   "config hyperparameters.mae: The 'batch_size' parameter of LatentEncoder must be an int in the "
-                   "range [1, inf). Got 'big' instead."),
-    "layer_option": (lambda c: c["hyperparameters"].update(deep_ae={"layer_options": {"l1": 0.1}}),
-                     "config hyperparameters.deep_ae: The 'AutoencoderDetector.layer_options' keys ['l1'] are unknown"),
-    "sweep_value": (lambda c: c["sweeps"].update(runs=[{"model": "ocsvm", "parameter": "nu", "values": [0.5, 2]}]),
-                    "config sweeps.runs, variant ocsvm__nu_2: The 'nu' parameter of OneClassSvmDetector must be a "
-                    "float in the range (0.0, 1.0]. Got 2 instead."),
+    "epochs": (
+        lambda c: c["hyperparameters"].update(deep_ae={"epochs": -3}),
+        "config hyperparameters.deep_ae: The 'epochs' parameter of AutoencoderDetector must be an int in "
+        "the range [1, inf). Got -3 instead.",
+    ),
+    "batch_size": (
+        lambda c: c["hyperparameters"].update(mae={"batch_size": "big"}),
+        "config hyperparameters.mae: The 'batch_size' parameter of LatentEncoder must be an int in the "
+        "range [1, inf). Got 'big' instead.",
+    ),
+    "layer_option": (
+        lambda c: c["hyperparameters"].update(deep_ae={"layer_options": {"l1": 0.1}}),
+        "config hyperparameters.deep_ae: The 'AutoencoderDetector.layer_options' keys ['l1'] are unknown",
+    ),
+    "sweep_value": (
+        lambda c: c["sweeps"].update(runs=[{"model": "ocsvm", "parameter": "nu", "values": [0.5, 2]}]),
+        "config sweeps.runs, variant ocsvm__nu_2: The 'nu' parameter of OneClassSvmDetector must be a "
+        "float in the range (0.0, 1.0]. Got 2 instead.",
+    ),
     "no_models": (lambda c: c.update(models=[]), "[] should be non-empty"),
     "repeated_seed": (lambda c: c.update(seeds=[0, 0]), "[0, 0] has non-unique elements"),
     "min_samples": (lambda c: c["dbscan"].update(min_samples=2.5), "2.5 is not of type 'integer'"),
-    "registry_key": ({"../outside/x.csv": {"sha256": None, "urls": ["https://example.org/x.csv"]}},
-                     "registry.yaml: file key '../outside/x.csv' must be <source>/<file>: relative, no '..'"),
-    "plain_http": ({"kddcup99/corrected.gz": {"sha256": None, "urls": ["http://example.org/corrected.gz"]}},
-                   "registry.yaml: file 'kddcup99/corrected.gz': http://example.org/corrected.gz is plain http: use "
-                   "https where the host serves it, else mark the source `insecure: <why>`"),
+    "registry_key": (
+        {"../outside/x.csv": {"sha256": None, "urls": ["https://example.org/x.csv"]}},
+        "registry.yaml: file key '../outside/x.csv' must be <source>/<file>: relative, no '..'",
+    ),
+    "plain_http": (
+        {"kddcup99/corrected.gz": {"sha256": None, "urls": ["http://example.org/corrected.gz"]}},
+        "registry.yaml: file 'kddcup99/corrected.gz': http://example.org/corrected.gz is plain http: use "
+        "https where the host serves it, else mark the source `insecure: <why>`",
+    ),
 }
 
 
@@ -80,6 +91,7 @@ def changed_mirror(workdir: Path, tiny: Path, key: str, content: bytes, **config
     def edit(c):
         c["data"].update(mirror=[str(mirror)], registry=str(workdir / "registry.yaml"))
         c.update(config)
+
     return configured(workdir, tiny, edit)
 
 
@@ -92,8 +104,10 @@ def test_a_header_only_file_stops_parse_naming_it_and_writes_no_parquet(tiny, tm
     changed_mirror(tmp_path, tiny, key, original(tiny, key)[0], datasets=["ton-iot-fridge"])
     result = snakemake(tmp_path, "--cores", "1")
     assert result.returncode != 0
-    assert "results/raw/ton-iot/Train_Test_IoT_Fridge.csv.gz: no records (the file is empty or holds only a header)" \
+    assert (
+        "results/raw/ton-iot/Train_Test_IoT_Fridge.csv.gz: no records (the file is empty or holds only a header)"
         in result.stdout
+    )
     assert not list((tmp_path / "results").glob("parsed/ton-iot-fridge/*.parquet"))
     assert not (tmp_path / "results/eda").exists()
 
@@ -114,8 +128,10 @@ def test_a_one_class_training_split_names_dataset_model_seed_and_detector(tiny, 
     changed_mirror(tmp_path, tiny, key, b"".join(normal_only), datasets=["ton-iot-fridge"], models=["raw"])
     result = snakemake(tmp_path, "--cores", "2", "results/runs/ton-iot-fridge/raw/seed0/metrics.json")
     assert result.returncode != 0
-    assert ("ValueError: ton-iot-fridge/raw/seed0: raw:linear_svc: the training rows are all normal: the "
-            "linear_svc classifier needs normal and attack rows") in result.stdout
+    assert (
+        "ValueError: ton-iot-fridge/raw/seed0: raw:linear_svc: the training rows are all normal: the "
+        "linear_svc classifier needs normal and attack rows"
+    ) in result.stdout
     assert not (tmp_path / "results/runs/ton-iot-fridge/raw/seed0/metrics.json").exists()
 
 
@@ -127,8 +143,12 @@ def test_outputs_are_readable_as_the_users_umask_allows(tiny, tmp_path):  # noqa
     finally:
         os.umask(old)
     assert result.returncode == 0, result.stdout[-2000:]
-    for path in ("raw/kddcup99/corrected.gz", "parsed/kddcup99/test.parquet", "clean/kddcup99/test.parquet",
-                 "clean/kddcup99/test.cleaning.json"):
+    for path in (
+        "raw/kddcup99/corrected.gz",
+        "parsed/kddcup99/test.parquet",
+        "clean/kddcup99/test.parquet",
+        "clean/kddcup99/test.cleaning.json",
+    ):
         assert stat.S_IMODE((tmp_path / "results" / path).stat().st_mode) == 0o640, path
 
 
@@ -137,8 +157,11 @@ def test_an_unreachable_source_lists_every_place_tried_and_writes_nothing(tiny, 
     registry = yaml.safe_load((tiny / "registry.yaml").read_text())
     registry["files"][key]["urls"] = ["https://127.0.0.1:9/corrected.gz"]  # the discard port: refused at once
     (tmp_path / "registry.yaml").write_text(yaml.safe_dump(registry))
-    configured(tmp_path, tiny, lambda c: c["data"].update(mirror=[str(tmp_path / "empty-mirror")],
-                                                          registry=str(tmp_path / "registry.yaml")))
+    configured(
+        tmp_path,
+        tiny,
+        lambda c: c["data"].update(mirror=[str(tmp_path / "empty-mirror")], registry=str(tmp_path / "registry.yaml")),
+    )
     result = snakemake(tmp_path, "--cores", "1", f"results/raw/{key}")
     assert result.returncode != 0
     assert f"could not obtain {key} (expected sha256 {registry['files'][key]['sha256']})" in result.stdout
@@ -153,7 +176,9 @@ def test_an_unknown_label_stops_clean_with_the_label_and_its_count(tiny, tmp_pat
     changed_mirror(tmp_path, tiny, key, b"".join(lines), datasets=["kddcup99"])
     result = snakemake(tmp_path, "--cores", "1", "results/clean/kddcup99/test.parquet")
     assert result.returncode != 0
-    assert "labels not in the family map of dataset 'kddcup99': 'teardrop2' (1 rows)" in result.stdout, result.stdout[-2000:]
+    assert "labels not in the family map of dataset 'kddcup99': 'teardrop2' (1 rows)" in result.stdout, result.stdout[
+        -2000:
+    ]
     assert not (tmp_path / "results/clean/kddcup99/test.parquet").exists()
 
 
@@ -181,9 +206,25 @@ def test_a_yaml_syntax_error_names_the_file_and_line(tiny, tmp_path):  # noqa: F
     text = (tmp_path / "config.yaml").read_text().splitlines()
     text.insert(3, "  oops: [unclosed")  # line 4, indented inside a block that ends there
     (tmp_path / "config.yaml").write_text("\n".join(text) + "\n")
-    result = subprocess.run([sys.executable, "-m", "iotad.launch", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-                             "--configfile", str(tmp_path / "config.yaml"), "--cores", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "iotad.launch",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "config.yaml"),
+            "--cores",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert f"{tmp_path / 'config.yaml'}, line 4, column 3: not valid YAML" in result.stdout, result.stdout
     assert not (tmp_path / "results").exists() and not (tmp_path / ".snakemake").exists()

@@ -65,15 +65,32 @@ STAGES = {
     "download": ["download"],
     "MLflow store": ["mlflow_experiment"],
     "parse": ["parse"],
-    "preparation": ["clean", "cleaning_report", "eda", "eda_figures", "split", "split_report", "fit_transform",
-                    "features", "lof", "dbscan", "model_input", "preparation_tables"],
+    "preparation": [
+        "clean",
+        "cleaning_report",
+        "eda",
+        "eda_figures",
+        "split",
+        "split_report",
+        "fit_transform",
+        "features",
+        "lof",
+        "dbscan",
+        "model_input",
+        "preparation_tables",
+    ],
     "training": ["train"],
     "MLflow logging": ["track"],
     "report": ["results_table", "report_tables", "curves_figure", "loss_distribution_figure", "preparation_sweeps"],
 }
 # The stages the kills must reach inside a running job (the issue's list).
-REQUIRED = {"download": {"download"}, "parse": {"parse"}, "training": {"train"},
-            "MLflow": {"mlflow_experiment", "track"}, "report": set(STAGES["report"])}
+REQUIRED = {
+    "download": {"download"},
+    "parse": {"parse"},
+    "training": {"train"},
+    "MLflow": {"mlflow_experiment", "track"},
+    "report": set(STAGES["report"]),
+}
 STORE_MARKER = "Creating initial MLflow database tables"
 ATTEMPT_TIMEOUT = 600
 
@@ -99,8 +116,13 @@ def env() -> dict:
 
 def launch(args: list[str], log: Path) -> subprocess.Popen:
     """The README's command (what `make run` runs), in its own process group."""
-    return subprocess.Popen([sys.executable, "-m", "iotad.launch", *args], stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, env=env(), start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "iotad.launch", *args],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=env(),
+        start_new_session=True,
+    )
 
 
 # --- reading Snakemake's output ---------------------------------------------------------------
@@ -138,11 +160,11 @@ class Kill:
     planned: str
     share: float
     delay: float = 0.0
-    rule: str = ""          # the rule whose job start (or store creation) began the delay
-    running: bool = False   # that job still running at the kill
+    rule: str = ""  # the rule whose job start (or store creation) began the delay
+    running: bool = False  # that job still running at the kill
     others: list[str] = field(default_factory=list)  # every rule with a job running at the kill
     note: str = ""
-    reached: bool = True    # the run was still going at the kill's moment
+    reached: bool = True  # the run was still going at the kill's moment
     survived: bool | None = None
 
     def __str__(self):
@@ -150,8 +172,10 @@ class Kill:
             return f"{self.stage:<15} {self.planned:<40} {self.note}"
         state = "job running" if self.running else "job already finished"
         hit = self.rule if self.rule == self.planned else f"{self.rule} (planned {self.planned})"
-        return (f"{self.stage:<15} {hit:<40} +{self.delay:5.2f} s  {state:<21} running: {', '.join(self.others) or '-'}"
-                f"{'  ' + self.note if self.note else ''}")
+        return (
+            f"{self.stage:<15} {hit:<40} +{self.delay:5.2f} s  {state:<21} running: {', '.join(self.others) or '-'}"
+            f"{'  ' + self.note if self.note else ''}"
+        )
 
 
 def plan(rng: random.Random) -> list[Kill]:
@@ -168,7 +192,7 @@ def target(kill: Kill, pending: list[str]) -> str:
     if kill.planned in pending:
         return kill.planned
     stages = list(STAGES)
-    for stage in stages[stages.index(kill.stage):]:
+    for stage in stages[stages.index(kill.stage) :]:
         for rule in STAGES[stage]:
             if rule in pending:
                 kill.note = f"{kill.planned} had no job left"
@@ -242,8 +266,13 @@ def compared_files(results: Path) -> list[Path]:
     files = []
     for path in results.rglob("*"):
         rel = path.relative_to(results)
-        if (not path.is_file() or rel.parts[0] in skip or path.suffix not in (".json", ".csv", ".parquet", ".md", ".tex")
-                or any(p.startswith(".") for p in rel.parts) or path.name.split(".")[0] in TIMING_TABLES):
+        if (
+            not path.is_file()
+            or rel.parts[0] in skip
+            or path.suffix not in (".json", ".csv", ".parquet", ".md", ".tex")
+            or any(p.startswith(".") for p in rel.parts)
+            or path.name.split(".")[0] in TIMING_TABLES
+        ):
             continue
         files.append(rel)
     return sorted(files)
@@ -280,8 +309,11 @@ def mlflow_state(db: Path) -> dict[str, dict]:
         for run, status in active:
             tags = dict(con.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run,)).fetchall())
             job = tags.get("iotad.job", f"<untagged run {run}>")
-            metrics = {k: v for k, v in con.execute("SELECT key, value FROM latest_metrics WHERE run_uuid = ?", (run,))
-                       if k.rsplit(".", 1)[-1] not in TIMING}
+            metrics = {
+                k: v
+                for k, v in con.execute("SELECT key, value FROM latest_metrics WHERE run_uuid = ?", (run,))
+                if k.rsplit(".", 1)[-1] not in TIMING
+            }
             params = dict(con.execute("SELECT key, value FROM params WHERE run_uuid = ?", (run,)).fetchall())
             assert job not in state, f"{db}: two active runs of {job}"
             state[job] = {"status": status, "metrics": metrics, "params": params}
@@ -319,7 +351,7 @@ def test_killed_at_random_moments_the_resumed_run_matches_an_uninterrupted_one(t
         kill.reached, last = False, None
         if rc == 0:  # nothing left to kill: the run finished before this moment
             kill.note = "not reached: the run had finished"
-            for rest in kills[i + 1:]:
+            for rest in kills[i + 1 :]:
                 rest.reached, rest.note = False, "not reached: the run had finished"
             break
         kill.note = f"not killed: the run exited {rc} first"
@@ -331,8 +363,9 @@ def test_killed_at_random_moments_the_resumed_run_matches_an_uninterrupted_one(t
         last.survived = rc == 0
     if rc:
         errors.append(f"the last resume exited {rc}:\n{final.read_text()[-2500:]}")
-    dry = subprocess.run([sys.executable, "-m", "iotad.launch", *args, "-n"], capture_output=True, text=True, env=env(),
-                         check=False)
+    dry = subprocess.run(
+        [sys.executable, "-m", "iotad.launch", *args, "-n"], capture_output=True, text=True, env=env(), check=False
+    )
 
     leftovers = sorted(str(p.relative_to(crashed)) for p in (crashed / "results").rglob(".*.tmp"))
     reached = [k for k in kills if k.reached]
@@ -342,11 +375,15 @@ def test_killed_at_random_moments_the_resumed_run_matches_an_uninterrupted_one(t
         for i, kill in enumerate(kills, 1):
             verdict = "survived" if kill.survived else "FAILED  " if kill.reached else "-       "
             print(f"  {i:2}. {verdict} {kill}")
-        print(f"crash test: {survived}/{len(reached)} kills survived "
-              f"(reference run {reference_s:.0f} s, whole test {time.time() - began:.0f} s)")
+        print(
+            f"crash test: {survived}/{len(reached)} kills survived "
+            f"(reference run {reference_s:.0f} s, whole test {time.time() - began:.0f} s)"
+        )
         if leftovers:
-            print(f"crash test: temporary files left by killed jobs: {len(leftovers)} ({', '.join(leftovers[:4])}"
-                  f"{' ...' if len(leftovers) > 4 else ''})")
+            print(
+                f"crash test: temporary files left by killed jobs: {len(leftovers)} ({', '.join(leftovers[:4])}"
+                f"{' ...' if len(leftovers) > 4 else ''})"
+            )
 
     assert not errors, "\n\n".join(errors)
     assert survived == len(reached) >= 10
@@ -354,7 +391,10 @@ def test_killed_at_random_moments_the_resumed_run_matches_an_uninterrupted_one(t
         assert any(k.running and k.rule in rules for k in kills), f"no kill inside a running {stage} job"
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout + dry.stderr
     assert differences(reference / "results", crashed / "results") == []
-    ref_runs, runs = mlflow_state(reference / "results/mlflow/mlflow.db"), mlflow_state(crashed / "results/mlflow/mlflow.db")
+    ref_runs, runs = (
+        mlflow_state(reference / "results/mlflow/mlflow.db"),
+        mlflow_state(crashed / "results/mlflow/mlflow.db"),
+    )
     jobs = sorted(f"{DATASET}/{m}/seed{s}" for m in MODELS for s in SEEDS)
     assert sorted(ref_runs) == sorted(runs) == jobs
     assert {job: run["status"] for job, run in runs.items()} == dict.fromkeys(jobs, "FINISHED")
@@ -387,16 +427,22 @@ def test_an_mlflow_store_killed_while_it_is_built_opens_on_the_next_run(tmp_path
         db = tmp_path / f"store{k}" / "mlflow.db"
         db.parent.mkdir()
         uris.append(f"sqlite:///{db}")
-        proc = subprocess.Popen([sys.executable, "-c", BUILD, uris[-1]], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, env=env())
+        proc = subprocess.Popen(
+            [sys.executable, "-c", BUILD, uris[-1]],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
         for line in proc.stderr:
             if STORE_MARKER in line:
                 break
         time.sleep(moment)
         proc.kill()
         proc.wait()
-    result = subprocess.run([sys.executable, "-c", OPEN_EACH, *uris], capture_output=True, text=True, env=env(), check=False,
-                            timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", OPEN_EACH, *uris], capture_output=True, text=True, env=env(), check=False, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     opened = json.loads(result.stdout.strip().splitlines()[-1])
     with capsys.disabled():

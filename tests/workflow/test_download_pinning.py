@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_mirror import REPO, write_config
 
 from iotad.registry import DEFAULT_REGISTRY
-from tiny_mirror import REPO, write_config
 
 pytestmark = pytest.mark.workflow
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -24,9 +24,23 @@ KEY = "kddcup99/kddcup.names.gz"  # small; unpinned in the test's registry
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "IOTAD_DATA_MIRROR"}  # only the test's mirror
     return subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"),
-         "--cores", "1", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=300,
+        [
+            SNAKEMAKE,
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config.yaml"),
+            "--cores",
+            "1",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tiny_mirror import CROSS_PAIRS, DATASETS, MODELS, REPO, SEEDS, SWEEP, build_tiny_mirror, write_config
 
 from iotad.features import FeatureTransform
-from tiny_mirror import CROSS_PAIRS, DATASETS, MODELS, REPO, SEEDS, SWEEP, build_tiny_mirror, write_config
 
 pytestmark = pytest.mark.workflow
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, mirror):
@@ -31,8 +32,21 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run the workflow in ``workdir``; ``.stdout`` holds stdout and stderr together."""
     env = {k: v for k, v in os.environ.items() if k != "IOTAD_DATA_MIRROR"}  # only the tiny mirror
     return subprocess.run(
-        [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--configfile", str(workdir / "config.yaml"), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=1500,
+        [
+            SNAKEMAKE,
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(workdir / "config.yaml"),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        timeout=1500,
     )
 
 
@@ -61,7 +75,11 @@ def test_whole_stage_runs_and_writes_every_report_and_figure(finished, tiny):
             assert table[f"{first_part}_records"].sum() == report["parts"][first_part]["rows_out"]
         # Figures 3-5 only where the dataset has DoS records (outside train20); none drawn blank.
         families = pd.read_csv(results / f"eda/{dataset}/family_distribution.csv")
-        counted = [c for c in families.columns if c.endswith("_records") and c.removesuffix("_records") not in ("train20", "test21")]
+        counted = [
+            c
+            for c in families.columns
+            if c.endswith("_records") and c.removesuffix("_records") not in ("train20", "test21")
+        ]
         has_dos = families.loc[families["family"].isin(["dos", "ddos"]), counted].to_numpy().sum() > 0
         assert has_dos if dataset in ("kddcup99", "nsl-kdd") else True
         assert not has_dos if dataset == "iot-23" else True
@@ -99,8 +117,13 @@ def test_preparation_stage_outputs(finished):
 
 
 CLASSIFIERS = ["linear_svc", "perceptron", "nearest_centroid", "logistic_regression"]
-DETECTORS = {"deep_ae": ["deep_ae"], "mae": [f"mae:{c}" for c in CLASSIFIERS], "raw": [f"raw:{c}" for c in CLASSIFIERS],
-             "pca": ["pca"], "lof": ["lof"]}
+DETECTORS = {
+    "deep_ae": ["deep_ae"],
+    "mae": [f"mae:{c}" for c in CLASSIFIERS],
+    "raw": [f"raw:{c}" for c in CLASSIFIERS],
+    "pca": ["pca"],
+    "lof": ["lof"],
+}
 
 
 def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
@@ -115,8 +138,10 @@ def test_training_jobs_write_scores_metrics_and_reloadable_models(finished):
                 run = finished / f"results/runs/{dataset}/{model}/seed{seed}"
                 metrics = json.loads((run / "metrics.json").read_text())
                 view = metrics["split_view"]  # the seed's own split draw where the dataset is resampled
-                test_rows = {t: len(pd.read_parquet(finished / f"results/features/{view}/{t}.parquet", columns=["record_id"]))
-                             for t in tests}
+                test_rows = {
+                    t: len(pd.read_parquet(finished / f"results/features/{view}/{t}.parquet", columns=["record_id"]))
+                    for t in tests
+                }
                 assert (metrics["dataset"], metrics["model"], metrics["seed"]) == (dataset, model, seed)
                 assert list(metrics["detectors"]) == names
                 scores = pd.read_parquet(run / "scores.parquet")
@@ -144,16 +169,27 @@ def test_every_job_has_one_mlflow_run_and_a_rerun_adds_none(finished):
     assert experiment["experiment"] == "iotad-quick"
     client = tracking.client_for(uri)
     runs = client.search_runs([experiment["experiment_id"]])
-    jobs = sorted([f"{d}/{m}/seed{s}" for d in DATASETS for m in MODELS for s in SEEDS]
-                  + [f"nsl-kdd/{m}/seed{s}" for m in SWEEP for s in SEEDS]
-                  + [f"nsl-kdd/mae/dos/seed{s}" for s in SEEDS])  # leave-one-family-out
+    jobs = sorted(
+        [f"{d}/{m}/seed{s}" for d in DATASETS for m in MODELS for s in SEEDS]
+        + [f"nsl-kdd/{m}/seed{s}" for m in SWEEP for s in SEEDS]
+        + [f"nsl-kdd/mae/dos/seed{s}" for s in SEEDS]
+    )  # leave-one-family-out
     assert sorted(r.data.tags[tracking.JOB_TAG] for r in runs) == jobs
     run = next(r for r in runs if r.data.tags[tracking.JOB_TAG] == "nsl-kdd/mae/seed0")
-    assert run.data.tags["model"] == "mae" and run.data.tags["git_commit"] and run.data.params["hyperparameters.epochs"] == "10"
+    assert (
+        run.data.tags["model"] == "mae"
+        and run.data.tags["git_commit"]
+        and run.data.params["hyperparameters.epochs"] == "10"
+    )
     metrics = json.loads((finished / "results/runs/nsl-kdd/mae/seed0/metrics.json").read_text())
-    assert run.data.metrics["mae:linear_svc.test.auroc"] == metrics["detectors"]["mae:linear_svc"]["splits"]["test"]["auroc"]
+    assert (
+        run.data.metrics["mae:linear_svc.test.auroc"]
+        == metrics["detectors"]["mae:linear_svc"]["splits"]["test"]["auroc"]
+    )
     epochs = metrics["detectors"]["mae:linear_svc"]["epochs"]
-    assert len(client.get_metric_history(run.info.run_id, "mae:linear_svc.history.loss")) == epochs  # one step per epoch
+    assert (
+        len(client.get_metric_history(run.info.run_id, "mae:linear_svc.history.loss")) == epochs
+    )  # one step per epoch
     result = snakemake(finished, "--cores", "2", "--forcerun", "track", "--allowed-rules", "track")
     assert result.returncode == 0, result.stdout[-2000:]
     assert len(client.search_runs([experiment["experiment_id"]])) == len(jobs)
@@ -171,11 +207,19 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     cross = tidy[tidy["experiment"] == "cross"]
     assert set(zip(cross["train_dataset"], cross["test_dataset"])) == set(CROSS_PAIRS)
     # Rows: every scalar of every job's metrics document (grid and cross-dataset), nothing else.
-    documents = [finished / f"results/runs/{d}/{m}/seed{s}/metrics.json" for d in DATASETS for m in MODELS for s in SEEDS]
-    documents += [finished / f"results/cross/{a}/{b}/runs/{m}/seed{s}/metrics.json"
-                  for a, b in CROSS_PAIRS for m in MODELS if m != "lof" for s in SEEDS]
+    documents = [
+        finished / f"results/runs/{d}/{m}/seed{s}/metrics.json" for d in DATASETS for m in MODELS for s in SEEDS
+    ]
+    documents += [
+        finished / f"results/cross/{a}/{b}/runs/{m}/seed{s}/metrics.json"
+        for a, b in CROSS_PAIRS
+        for m in MODELS
+        if m != "lof"
+        for s in SEEDS
+    ]
     documents += [finished / f"results/runs/nsl-kdd/{m}/seed{s}/metrics.json" for m in SWEEP for s in SEEDS]
     documents += [finished / f"results/lofo/nsl-kdd/mae/dos/seed{s}/metrics.json" for s in SEEDS]
+
     def scalars(values):  # numbers, and null for an undefined metric (a NaN row)
         return sum(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values.values())
 
@@ -186,8 +230,10 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     for path in documents:
         doc = json.loads(path.read_text())
         for entry in doc["detectors"].values():
-            expected += sum(isinstance(entry.get(k), (int, float))
-                            for k in ("fit_seconds", "n_params", "threshold", "epochs", "train_mse"))
+            expected += sum(
+                isinstance(entry.get(k), (int, float))
+                for k in ("fit_seconds", "n_params", "threshold", "epochs", "train_mse")
+            )
             expected += "degenerate" in entry  # 1.0 or 0.0: set apart from the report's means and ranks
             for values in entry["splits"].values():
                 expected += scalars(values) + rates(values["detection"])
@@ -202,17 +248,29 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     for path in documents:
         doc = json.loads(path.read_text())
         for name, entry in doc["detectors"].items():
-            if entry.get("degenerate") and "test_dataset" not in doc and "sweep" not in doc and "excluded_family" not in doc:
+            if (
+                entry.get("degenerate")
+                and "test_dataset" not in doc
+                and "sweep" not in doc
+                and "excluded_family" not in doc
+            ):
                 degenerate.setdefault((doc["dataset"], name), set()).add(doc["seed"])
     apart = pd.read_csv(report / "tables/degenerate_runs.csv", dtype={"degenerate_seeds": str})
     grid_apart = apart[apart["experiment"] == "grid"]
-    assert {(d, n): {int(x) for x in seeds.split(", ")} for d, n, seeds in
-            zip(grid_apart["dataset"], grid_apart["detector"], grid_apart["degenerate_seeds"])} == degenerate
+    assert {
+        (d, n): {int(x) for x in seeds.split(", ")}
+        for d, n, seeds in zip(grid_apart["dataset"], grid_apart["detector"], grid_apart["degenerate_seeds"])
+    } == degenerate
     for row in summary.itertuples():
         assert row.seeds == len(SEEDS) - len(degenerate.get((row.dataset, row.detector), ()))
     splits = {d: 2 if d == "nsl-kdd" else 1 for d in DATASETS}
-    expected_rows = sum(splits[d] for d in DATASETS for names in DETECTORS.values() for n in names
-                        if len(degenerate.get((d, n), ())) < len(SEEDS))
+    expected_rows = sum(
+        splits[d]
+        for d in DATASETS
+        for names in DETECTORS.values()
+        for n in names
+        if len(degenerate.get((d, n), ())) < len(SEEDS)
+    )
     assert len(summary) == expected_rows and summary["auroc"].str.contains("±").any()
     vu = pd.read_csv(report / "tables/vu_latent_auroc.csv")
     assert {"raw", "mae"} <= set(vu.columns) and set(vu["classifier"]) == set(CLASSIFIERS)
@@ -227,7 +285,9 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     unknown = pd.read_csv(report / "tables/unknown_attacks.csv")
     assert "nsl-kdd" in set(unknown["dataset"]) and (unknown["unseen_attack_records"] > 0).all()
     robustness = pd.read_csv(report / "tables/robustness.csv")
-    assert robustness[["dataset", "model", "parameter"]].drop_duplicates().values.tolist() == [["nsl-kdd", "deep_ae", "percentile"]]
+    assert robustness[["dataset", "model", "parameter"]].drop_duplicates().values.tolist() == [
+        ["nsl-kdd", "deep_ae", "percentile"]
+    ]
     # the grid's run is the default point (99); a threshold sweep shows what the threshold trades
     assert sorted(set(robustness["value"])) == [95.0, 99.0, 99.9] and (robustness["seeds"] == len(SEEDS)).all()
     assert set(robustness["metric"]) == {"recall", "false_alarm_rate", "f1"} and len(robustness) == 9
@@ -238,17 +298,34 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
     dos = [r for r in lofo_doc["detectors"]["mae:perceptron"]["splits"]["test"]["detection"] if r["name"] == "dos"]
     assert dos[0]["unseen_in_training"]  # held out of training: an unknown attack
     preparation = pd.read_csv(report / "tables/preparation_sweeps.csv")
-    assert sorted(preparation[["stage", "parameter", "value"]].values.tolist()) == sorted([
-        ["lof", "n_neighbors", 10], ["lof", "n_neighbors", 30], ["lof", "contamination", 0.05], ["lof", "contamination", 0.2],
-        ["dbscan", "eps", 0.25], ["dbscan", "eps", 1.0], ["dbscan", "min_samples", 3], ["dbscan", "min_samples", 10],
-        # each sweep's default point: the stage's own run at config.yaml's values
-        ["lof", "n_neighbors", 20], ["lof", "contamination", 0.1], ["dbscan", "eps", 0.5], ["dbscan", "min_samples", 5]])
+    assert sorted(preparation[["stage", "parameter", "value"]].values.tolist()) == sorted(
+        [
+            ["lof", "n_neighbors", 10],
+            ["lof", "n_neighbors", 30],
+            ["lof", "contamination", 0.05],
+            ["lof", "contamination", 0.2],
+            ["dbscan", "eps", 0.25],
+            ["dbscan", "eps", 1.0],
+            ["dbscan", "min_samples", 3],
+            ["dbscan", "min_samples", 10],
+            # each sweep's default point: the stage's own run at config.yaml's values
+            ["lof", "n_neighbors", 20],
+            ["lof", "contamination", 0.1],
+            ["dbscan", "eps", 0.5],
+            ["dbscan", "min_samples", 5],
+        ]
+    )
     assert preparation["default"].sum() == 4
     assert preparation["train_outlier_percent"].between(0, 100).all()
     matrix = pd.read_csv(report / "tables/cross_dataset_auroc.csv").set_index("detector")
-    assert {"kddcup99 -> nsl-kdd test21 (near in-domain)", "nsl-kdd -> kddcup99 test (near in-domain)",
-            "nsl-kdd -> nsl-kdd test"} <= set(matrix.columns)  # NSL-KDD was built from KDD'99 (registry)
-    assert (report / "tables/cross_dataset_false_alarms.csv").exists() and (report / "tables/degenerate_runs.md").exists()
+    assert {
+        "kddcup99 -> nsl-kdd test21 (near in-domain)",
+        "nsl-kdd -> kddcup99 test (near in-domain)",
+        "nsl-kdd -> nsl-kdd test",
+    } <= set(matrix.columns)  # NSL-KDD was built from KDD'99 (registry)
+    assert (report / "tables/cross_dataset_false_alarms.csv").exists() and (
+        report / "tables/degenerate_runs.md"
+    ).exists()
     assert b"<svg" in (report / "figures/cross_dataset_auroc.svg").read_bytes()[:500]
     friedman = json.loads((report / "tables/friedman.json").read_text())
     assert friedman["blocks"] >= 2 and friedman["detectors"] >= 3
@@ -306,7 +383,11 @@ def test_resampled_seeds_draw_their_own_split_and_leave_one_family_out_fits_with
     assert "dos" not in set(train["family"]) | set(val["family"])
     assert "dos" in set(pd.read_parquet(results / "split/nsl-kdd.no-dos/test.parquet")["family"])
     transform = FeatureTransform.from_json(results / "features/nsl-kdd.no-dos/transform.json")
-    assert transform == FeatureTransform.fit(train) != FeatureTransform.from_json(results / "features/nsl-kdd/transform.json")
+    assert (
+        transform
+        == FeatureTransform.fit(train)
+        != FeatureTransform.from_json(results / "features/nsl-kdd/transform.json")
+    )
     lofo = json.loads((results / "lofo/nsl-kdd/mae/dos/seed0/metrics.json").read_text())
     assert lofo["split_view"] == "nsl-kdd.no-dos" and lofo["train_rows_available"] == len(train)
 
@@ -326,18 +407,31 @@ def test_undefined_metrics_are_null_in_documents_and_empty_in_tables(finished):
                         for metric, reason in values.get("undefined", {}).items():
                             assert values[metric] is None and reason
                             nulls += 1
-                            row = tidy[(tidy["experiment"] == "grid") & (tidy["train_dataset"] == dataset)
-                                       & (tidy["detector"] == name) & (tidy["seed"] == seed) & (tidy["split"] == split)
-                                       & (tidy["metric"] == metric)]
+                            row = tidy[
+                                (tidy["experiment"] == "grid")
+                                & (tidy["train_dataset"] == dataset)
+                                & (tidy["detector"] == name)
+                                & (tidy["seed"] == seed)
+                                & (tidy["split"] == split)
+                                & (tidy["metric"] == metric)
+                            ]
                             assert len(row) == 1 and np.isnan(row["value"].iloc[0])
                             log = (finished / f"results/logs/train/{dataset}/{model}.log").read_text()
                             assert f"{dataset}/{model}/seed{seed}: {name} on {split}: {metric} undefined" in log
-                            cell = summary[(summary["dataset"] == dataset) & (summary["split"] == split)
-                                           & (summary["detector"] == name)]
+                            cell = summary[
+                                (summary["dataset"] == dataset)
+                                & (summary["split"] == split)
+                                & (summary["detector"] == name)
+                            ]
                             if metric in cell.columns and all(
-                                    d["detectors"][name]["splits"][split][metric] is None for d in [
-                                        json.loads((finished / f"results/runs/{dataset}/{model}/seed{s}/metrics.json").read_text())
-                                        for s in SEEDS]):
+                                d["detectors"][name]["splits"][split][metric] is None
+                                for d in [
+                                    json.loads(
+                                        (finished / f"results/runs/{dataset}/{model}/seed{s}/metrics.json").read_text()
+                                    )
+                                    for s in SEEDS
+                                ]
+                            ):
                                 assert cell[metric].iloc[0] == ""  # undefined on every seed: an empty cell
     assert nulls > 0  # the tiny data has splits where some metric is undefined
 
@@ -449,15 +543,36 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
     # draws of the 3 datasets without an official test file (split.resample_per_seed): 21, with
     # 4 + 3 + 3 + 3 + 3 splits for the datasets, 4 x 4 for the nsl-kdd views, 12 x 3 for the draws.
     views = 5 + 4 + 3 * 4
-    expected = {"download": 11, "parse": 9, "clean": 9, "cleaning_report": 5, "eda": 5, "split": 16 + 16 + 36,
-                "split_report": 5, "fit_transform": views, "features": 16 + 16 + 36,
-                "lof": 5 + 3 * 4,  # the LOF baseline scores each draw with its own LOF; no LOF for the family views
-                "dbscan": 5, "preparation_tables": 1,
-                "model_input": views, "train": 5 * 20 + 14 + 3, "mlflow_experiment": 1, "track": 5, "results_table": 1,
-                "report_tables": 1, "loss_distribution_figure": 5 * 4, "curves_figure": 6,
-                # kddcup99 <-> nsl-kdd (2 + 1 test splits), ton-iot-network -> iot-23 through each of its 5 draws
-                "cross_features": 3 + 5, "cross_evaluate": 2 * 19 + 3,
-                "lof_sweep": 4, "dbscan_sweep": 4, "preparation_sweeps": 1, "train_lofo": 4 * 2, "latent_figure": 5}
+    expected = {
+        "download": 11,
+        "parse": 9,
+        "clean": 9,
+        "cleaning_report": 5,
+        "eda": 5,
+        "split": 16 + 16 + 36,
+        "split_report": 5,
+        "fit_transform": views,
+        "features": 16 + 16 + 36,
+        "lof": 5 + 3 * 4,  # the LOF baseline scores each draw with its own LOF; no LOF for the family views
+        "dbscan": 5,
+        "preparation_tables": 1,
+        "model_input": views,
+        "train": 5 * 20 + 14 + 3,
+        "mlflow_experiment": 1,
+        "track": 5,
+        "results_table": 1,
+        "report_tables": 1,
+        "loss_distribution_figure": 5 * 4,
+        "curves_figure": 6,
+        # kddcup99 <-> nsl-kdd (2 + 1 test splits), ton-iot-network -> iot-23 through each of its 5 draws
+        "cross_features": 3 + 5,
+        "cross_evaluate": 2 * 19 + 3,
+        "lof_sweep": 4,
+        "dbscan_sweep": 4,
+        "preparation_sweeps": 1,
+        "train_lofo": 4 * 2,
+        "latent_figure": 5,
+    }
     for rule, count in expected.items():
         assert any(line.split() == [rule, str(count)] for line in out.splitlines()), (rule, out[-1500:])
     # Leave-one-family-out trains the first 3 of the 5 seeds (leave_one_family_out.seeds).
@@ -467,9 +582,22 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
 @pytest.mark.parametrize("variant", ["quick", "paper_exact"])
 def test_variant_alone_merges_over_the_default_config_from_any_directory(tmp_path, variant):
     """`--configfile config/<variant>.yaml` with `-d` elsewhere: config.yaml still comes first."""
-    result = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(tmp_path), "-n",
-                             "--configfile", str(REPO / f"config/{variant}.yaml")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            SNAKEMAKE,
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "--configfile",
+            str(REPO / f"config/{variant}.yaml"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:]
     assert any(line.split()[:1] == ["train"] for line in result.stdout.splitlines())
     if variant == "paper_exact":  # every seed for leave-one-family-out too (seeds: null over config.yaml's 3)
@@ -487,4 +615,6 @@ def test_slurm_profile_dry_run_needs_no_cluster(tmp_path):
 def test_snakemake_lint_is_clean(tmp_path):
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     result = snakemake(tmp_path, "--lint")
-    assert result.returncode == 0 and "Congratulations, your workflow is in a good condition" in result.stdout, result.stdout[-2000:]
+    assert result.returncode == 0 and "Congratulations, your workflow is in a good condition" in result.stdout, (
+        result.stdout[-2000:]
+    )

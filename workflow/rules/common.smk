@@ -44,7 +44,9 @@ wildcard_constraints:
 # split draw and/or without one attack family, named <dataset>[.s<draw seed>][.no-<family>], so every
 # stage fitted on a view's training rows sees only them. `<dataset>` alone is the draw of split.seed.
 SPLIT = config["split"]
-RESAMPLED_DATASETS = [d for d in DATASETS if SPLIT["resample_per_seed"] and REGISTRY.dataset(d).split["kind"] != "official"]
+RESAMPLED_DATASETS = [
+    d for d in DATASETS if SPLIT["resample_per_seed"] and REGISTRY.dataset(d).split["kind"] != "official"
+]
 
 
 def view(dataset, seed=None, family=None):
@@ -138,8 +140,11 @@ PREPARATION_TABLES += expand("results/split/{dataset}/report.json", dataset=DATA
 
 
 def split_files(wildcards):
-    return expand("results/split/{dataset}/{split}.parquet", dataset=wildcards.dataset,
-                  split=split_names(spec_of(wildcards.dataset)))
+    return expand(
+        "results/split/{dataset}/{split}.parquet",
+        dataset=wildcards.dataset,
+        split=split_names(spec_of(wildcards.dataset)),
+    )
 
 
 def model_input_sources(wildcards):
@@ -163,8 +168,10 @@ def per_seed(pattern, seeds=SEEDS):
 
 def run_outputs(prefix, seeds=SEEDS):
     """What one training job writes for each seed under ``prefix``/seed<seed>/."""
-    outputs = {key: per_seed(f"{prefix}/seed{{seed}}/{name}", seeds)
-               for key, name in (("scores", "scores.parquet"), ("metrics", "metrics.json"), ("history", "history.json"))}
+    outputs = {
+        key: per_seed(f"{prefix}/seed{{seed}}/{name}", seeds)
+        for key, name in (("scores", "scores.parquet"), ("metrics", "metrics.json"), ("history", "history.json"))
+    }
     return outputs | {"model": [directory(path) for path in per_seed(f"{prefix}/seed{{seed}}/model", seeds)]}
 
 
@@ -187,8 +194,10 @@ def train_inputs(wildcards, seeds=SEEDS):
         "tests": [f"results/features/{v}/{split}.parquet" for v in views for split in test_splits(wildcards.dataset)],
     }
     if base_model(wildcards.model) == "lof":
-        inputs |= {"lof": [f"results/lof/{v}/scores.parquet" for v in views],
-                   "lof_summary": [f"results/lof/{v}/summary.json" for v in views]}
+        inputs |= {
+            "lof": [f"results/lof/{v}/scores.parquet" for v in views],
+            "lof_summary": [f"results/lof/{v}/summary.json" for v in views],
+        }
     return inputs
 
 
@@ -220,11 +229,16 @@ def trained_models(dataset):
 
 RUNS = [f"results/runs/{d}/{m}/seed{s}/metrics.json" for d in DATASETS for m in trained_models(d) for s in SEEDS]
 CROSS_RUNS = [
-    f"results/cross/{a}/{b}/runs/{model}/seed{seed}/metrics.json" for a, b in CROSS_PAIRS for model in cross_models(a, b)
+    f"results/cross/{a}/{b}/runs/{model}/seed{seed}/metrics.json"
+    for a, b in CROSS_PAIRS
+    for model in cross_models(a, b)
     for seed in SEEDS
 ]
 SWEEP_RUNS = expand(
-    "results/runs/{dataset}/{model}/seed{seed}/metrics.json", dataset=SWEEP_DATASETS, model=list(SWEEP_VARIANTS), seed=SEEDS
+    "results/runs/{dataset}/{model}/seed{seed}/metrics.json",
+    dataset=SWEEP_DATASETS,
+    model=list(SWEEP_VARIANTS),
+    seed=SEEDS,
 )
 
 
@@ -238,8 +252,11 @@ def lofo_families(dataset):
 LOFO_SEEDS = SEEDS[: config["leave_one_family_out"]["seeds"] or len(SEEDS)]
 LOFO_RUNS = [
     f"results/lofo/{dataset}/{model}/{family}/seed{seed}/metrics.json"
-    for dataset in config["leave_one_family_out"]["datasets"] if dataset in DATASETS
-    for model in config["leave_one_family_out"]["models"] for family in lofo_families(dataset) for seed in LOFO_SEEDS
+    for dataset in config["leave_one_family_out"]["datasets"]
+    if dataset in DATASETS
+    for model in config["leave_one_family_out"]["models"]
+    for family in lofo_families(dataset)
+    for seed in LOFO_SEEDS
 ]
 check_model_params(config["leave_one_family_out"]["models"], config["hyperparameters"])
 
@@ -251,24 +268,48 @@ def tracked_jobs(dataset):
     if dataset in SWEEP_DATASETS:
         runs += [(m, s, None) for m in SWEEP_VARIANTS for s in SEEDS]
     if dataset in config["leave_one_family_out"]["datasets"]:
-        runs += [(m, s, f) for m in config["leave_one_family_out"]["models"] for f in lofo_families(dataset) for s in LOFO_SEEDS]
+        runs += [
+            (m, s, f)
+            for m in config["leave_one_family_out"]["models"]
+            for f in lofo_families(dataset)
+            for s in LOFO_SEEDS
+        ]
     jobs = []
     for model, seed, family in runs:
         kind = "lofo" if family else "sweep" if model in SWEEP_VARIANTS else "grid"
         key = f"{dataset}/{model}/{family}/seed{seed}" if family else f"{dataset}/{model}/seed{seed}"
-        jobs.append({
-            "job": key,
-            "run": f"results/lofo/{key}" if family else f"results/runs/{key}",
-            "params": {"dataset": dataset, "model": model, "seed": seed, "held_out_family": family,
-                       "hyperparameters": model_params(model), "preprocessing": config["preprocessing"],
-                       # the seed of the split this run trained on (its own draw where resampled)
-                       "split": {**config["split"], "seed": parse_view(view(dataset, seed))[1],
-                                 "view": view(dataset, seed, family)},
-                       "features": config["features"], "lof": config["lof"],
-                       "dbscan": config["dbscan"]},
-            "tags": {"dataset": dataset, "model": model, "seed": str(seed), "base_model": base_model(model),
-                     "experiment_kind": kind, "config_hash": CONFIG_HASH, "git_commit": GIT_COMMIT},
-        })
+        jobs.append(
+            {
+                "job": key,
+                "run": f"results/lofo/{key}" if family else f"results/runs/{key}",
+                "params": {
+                    "dataset": dataset,
+                    "model": model,
+                    "seed": seed,
+                    "held_out_family": family,
+                    "hyperparameters": model_params(model),
+                    "preprocessing": config["preprocessing"],
+                    # the seed of the split this run trained on (its own draw where resampled)
+                    "split": {
+                        **config["split"],
+                        "seed": parse_view(view(dataset, seed))[1],
+                        "view": view(dataset, seed, family),
+                    },
+                    "features": config["features"],
+                    "lof": config["lof"],
+                    "dbscan": config["dbscan"],
+                },
+                "tags": {
+                    "dataset": dataset,
+                    "model": model,
+                    "seed": str(seed),
+                    "base_model": base_model(model),
+                    "experiment_kind": kind,
+                    "config_hash": CONFIG_HASH,
+                    "git_commit": GIT_COMMIT,
+                },
+            }
+        )
     return jobs
 
 
@@ -282,8 +323,10 @@ def preparation_sweep_outputs(stage):
     sweep = config["sweeps"][stage]
     return [
         f"results/sweeps/{stage}/{dataset}/{parameter}_{value}/summary.json"
-        for dataset in sweep["datasets"] if dataset in DATASETS
-        for parameter, values in sweep["parameters"].items() for value in values
+        for dataset in sweep["datasets"]
+        if dataset in DATASETS
+        for parameter, values in sweep["parameters"].items()
+        for value in values
     ]
 
 
@@ -292,11 +335,19 @@ TRACKED = expand("results/mlflow/runs/{dataset}.json", dataset=DATASETS)
 
 def report_outputs():
     """Tables, the rank figure, Figure 2 per seed-paper autoencoder and curves per test split."""
-    autoencoders = [m for m in MODELS if base_model(m) in ("denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae")]
-    outputs = ["results/report/tables/friedman.json", "results/report/results.csv", "results/report/tables/preparation_sweeps.csv"]
+    autoencoders = [
+        m for m in MODELS if base_model(m) in ("denoising_ae", "deep_ae", "sparse_deep_ae", "sparse_deep_denoising_ae")
+    ]
+    outputs = [
+        "results/report/tables/friedman.json",
+        "results/report/results.csv",
+        "results/report/tables/preparation_sweeps.csv",
+    ]
     for dataset in DATASETS:
         outputs += expand("results/report/figures/{dataset}/fig2_{model}.png", dataset=dataset, model=autoencoders)
-        outputs += expand("results/report/figures/{dataset}/curves_{split}.png", dataset=dataset, split=test_splits(dataset))
+        outputs += expand(
+            "results/report/figures/{dataset}/curves_{split}.png", dataset=dataset, split=test_splits(dataset)
+        )
         if {"ae", "mae"} <= set(MODELS):  # Vu et al.'s latent plots: plain AE vs MAE codes
             outputs.append(f"results/report/figures/{dataset}/latent_codes.png")
     return outputs

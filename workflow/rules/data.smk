@@ -8,18 +8,18 @@ rule download:
         "results/logs/download/{file}.log",
     benchmark:
         "results/benchmarks/download/{file}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=60,
     params:
         mirror=config["data"]["mirror"],
         # Not an output: parallel download jobs share it (download.pin serializes their updates).
         lock=config["data"]["lock"],
         retries=config["data"]["download"]["retries"],
         timeout=config["data"]["download"]["timeout_s"],
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=60,
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/download.py"
 
@@ -33,12 +33,12 @@ rule parse:
         "results/logs/parse/{dataset}/{part}.log",
     benchmark:
         "results/benchmarks/parse/{dataset}/{part}.tsv"
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/parse.py"
 
@@ -53,14 +53,14 @@ rule clean:
         "results/logs/clean/{dataset}/{part}.log",
     benchmark:
         "results/benchmarks/clean/{dataset}/{part}.tsv"
-    params:
-        preprocessing=config["preprocessing"],
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        preprocessing=config["preprocessing"],
     script:
         "../scripts/clean.py"
 
@@ -74,12 +74,12 @@ rule cleaning_report:
         "results/logs/cleaning_report/{dataset}.log",
     benchmark:
         "results/benchmarks/cleaning_report/{dataset}.tsv"
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/cleaning_report.py"
 
@@ -98,14 +98,14 @@ checkpoint eda:
         "results/logs/eda/{dataset}.log",
     benchmark:
         "results/benchmarks/eda/{dataset}.tsv"
-    params:
-        dos_families=config["eda"]["dos_families"],
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        dos_families=config["eda"]["dos_families"],
     script:
         "../scripts/eda.py"
 
@@ -139,13 +139,13 @@ rule eda_figures:
         "results/logs/eda_figures/{dataset}.log",
     benchmark:
         "results/benchmarks/eda_figures/{dataset}.tsv"
-    params:
-        dos_families=config["eda"]["dos_families"],
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        dos_families=config["eda"]["dos_families"],
     script:
         "../scripts/eda_figures.py"

@@ -14,14 +14,14 @@ rule cross_features:
         "results/logs/cross_features/{train}/{test}/{split}.log",
     benchmark:
         "results/benchmarks/cross_features/{train}/{test}/{split}.tsv"
-    params:
-        cross=lambda wildcards: CROSS[parse_view(wildcards.train)[0], wildcards.test],
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=1500,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        cross=lambda wildcards: CROSS[parse_view(wildcards.train)[0], wildcards.test],
     script:
         "../scripts/features.py"
 
@@ -32,8 +32,11 @@ rule cross_evaluate:
         metrics=per_seed("results/runs/{train}/{model}/seed{seed}/metrics.json"),
         # each seed's model meets the test dataset through its own view's transform
         train=lambda wildcards: [f"results/model_input/{view(wildcards.train, s)}/train.parquet" for s in SEEDS],
-        tests=lambda wildcards: [f"results/cross/{view(wildcards.train, s)}/{wildcards.test}/features/{split}.parquet"
-                                 for s in SEEDS for split in test_splits(wildcards.test)],
+        tests=lambda wildcards: [
+            f"results/cross/{view(wildcards.train, s)}/{wildcards.test}/features/{split}.parquet"
+            for s in SEEDS
+            for split in test_splits(wildcards.test)
+        ],
     output:
         scores=per_seed("results/cross/{train}/{test}/runs/{model}/seed{seed}/scores.parquet"),
         metrics=per_seed("results/cross/{train}/{test}/runs/{model}/seed{seed}/metrics.json"),
@@ -41,15 +44,15 @@ rule cross_evaluate:
         "results/logs/cross_evaluate/{train}/{test}/{model}.log",
     benchmark:
         "results/benchmarks/cross_evaluate/{train}/{test}/{model}.tsv"
-    params:
-        seeds=SEEDS,
-        tests=lambda wildcards: test_splits(wildcards.test),
+    conda:
+        "../../envs/models.yaml"
     threads: 1  # measured: a second TF thread speeds these small networks by 0-20 %; two 1-thread jobs by ~100 %
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        seeds=SEEDS,
+        tests=lambda wildcards: test_splits(wildcards.test),
     script:
         "../scripts/cross_evaluate.py"
 
@@ -63,15 +66,15 @@ rule train_lofo:
         "results/logs/train_lofo/{dataset}/{model}/{family}.log",
     benchmark:
         "results/benchmarks/train_lofo/{dataset}/{model}/{family}.tsv"
-    params:
-        seeds=LOFO_SEEDS,
-        model=lambda wildcards: model_params(wildcards.model),
-        tests=lambda wildcards: test_splits(wildcards.dataset),
+    conda:
+        "../../envs/models.yaml"
     threads: 1  # measured: a second TF thread speeds these small networks by 0-20 %; two 1-thread jobs by ~100 %
     resources:
         mem_mb=3000,
         runtime=30,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        seeds=LOFO_SEEDS,
+        model=lambda wildcards: model_params(wildcards.model),
+        tests=lambda wildcards: test_splits(wildcards.dataset),
     script:
         "../scripts/train.py"

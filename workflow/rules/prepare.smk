@@ -11,15 +11,15 @@ rule split:
         "results/logs/split/{dataset}/{split}.log",
     benchmark:
         "results/benchmarks/split/{dataset}/{split}.tsv"
-    params:
-        split=config["split"],
-        view=lambda wildcards: dict(zip(("dataset", "seed", "exclude_family"), parse_view(wildcards.dataset))),
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        split=config["split"],
+        view=lambda wildcards: dict(zip(("dataset", "seed", "exclude_family"), parse_view(wildcards.dataset))),
     script:
         "../scripts/split.py"
 
@@ -34,15 +34,15 @@ rule split_report:
         "results/logs/split_report/{dataset}.log",
     benchmark:
         "results/benchmarks/split_report/{dataset}.tsv"
-    params:
-        split=config["split"],
-        dataset=lambda wildcards: parse_view(wildcards.dataset)[0],
+    conda:
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/data.yaml"
+    params:
+        split=config["split"],
+        dataset=lambda wildcards: parse_view(wildcards.dataset)[0],
     script:
         "../scripts/split_report.py"
 
@@ -56,14 +56,14 @@ rule fit_transform:
         "results/logs/fit_transform/{dataset}.log",
     benchmark:
         "results/benchmarks/fit_transform/{dataset}.tsv"
-    params:
-        scaler=config["features"]["scaler"],
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=1500,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        scaler=config["features"]["scaler"],
     script:
         "../scripts/fit_transform.py"
 
@@ -79,12 +79,12 @@ rule features:
         "results/logs/features/{dataset}/{split}.log",
     benchmark:
         "results/benchmarks/features/{dataset}/{split}.tsv"
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../scripts/features.py"
 
@@ -99,15 +99,15 @@ rule lof:
         "results/logs/lof/{dataset}.log",
     benchmark:
         "results/benchmarks/lof/{dataset}.tsv"
-    params:
-        lof=config["lof"],
-    threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     priority: 10  # the longest preparation jobs: start them first
+    conda:
+        "../../envs/models.yaml"
+    threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
         mem_mb=2500,
         runtime=30,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        lof=config["lof"],
     script:
         "../scripts/lof.py"
 
@@ -122,15 +122,15 @@ rule dbscan:
         "results/logs/dbscan/{dataset}.log",
     benchmark:
         "results/benchmarks/dbscan/{dataset}.tsv"
-    params:
-        dbscan=config["dbscan"],
-    threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     priority: 10  # the longest preparation jobs: start them first
+    conda:
+        "../../envs/models.yaml"
+    threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        dbscan=config["dbscan"],
     script:
         "../scripts/dbscan.py"
 
@@ -148,12 +148,12 @@ rule preparation_tables:
         "results/logs/preparation_tables.log",
     benchmark:
         "results/benchmarks/preparation_tables/all.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../../envs/report.yaml"
     script:
         "../scripts/preparation_tables.py"
 
@@ -168,15 +168,15 @@ rule model_input:
         "results/logs/model_input/{dataset}.log",
     benchmark:
         "results/benchmarks/model_input/{dataset}.tsv"
-    params:
-        drop_outliers=config["lof"]["drop_training_outliers"],
-        drop_noise=config["dbscan"]["drop_training_noise"],
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=1500,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        drop_outliers=config["lof"]["drop_training_outliers"],
+        drop_noise=config["dbscan"]["drop_training_noise"],
     script:
         "../scripts/model_input.py"
 
@@ -195,14 +195,14 @@ rule lof_sweep:
     wildcard_constraints:
         parameter="n_neighbors|contamination",
         value=r"[0-9.]+",
-    params:
-        lof=lambda wildcards: swept(config["lof"], wildcards),
+    conda:
+        "../../envs/models.yaml"
     threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        lof=lambda wildcards: swept(config["lof"], wildcards),
     script:
         "../scripts/lof.py"
 
@@ -220,13 +220,13 @@ rule dbscan_sweep:
     wildcard_constraints:
         parameter="eps|min_samples",
         value=r"[0-9.]+",
-    params:
-        dbscan=lambda wildcards: swept(config["dbscan"], wildcards),
+    conda:
+        "../../envs/models.yaml"
     threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        dbscan=lambda wildcards: swept(config["dbscan"], wildcards),
     script:
         "../scripts/dbscan.py"

@@ -12,15 +12,17 @@ rule results_table:
         "results/logs/report/results_table.log",
     benchmark:
         "results/benchmarks/results_table/all.tsv"
-    params:
-        experiments=["grid"] * len(RUNS) + ["cross"] * len(CROSS_RUNS) + ["sweep"] * len(SWEEP_RUNS)
-        + ["lofo"] * len(LOFO_RUNS),
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
+    params:
+        experiments=["grid"] * len(RUNS)
+        + ["cross"] * len(CROSS_RUNS)
+        + ["sweep"] * len(SWEEP_RUNS)
+        + ["lofo"] * len(LOFO_RUNS),
     script:
         "../scripts/results_table.py"
 
@@ -75,6 +77,12 @@ rule report_tables:
         "results/logs/report/report_tables.log",
     benchmark:
         "results/benchmarks/report_tables/all.tsv"
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         rank_metric="auroc",
         datasets=DATASETS,
@@ -85,14 +93,11 @@ rule report_tables:
         # datasets whose ± over seeds also covers the split draw (captions and table notes)
         resampled=RESAMPLED_DATASETS,
         # cross-dataset pairs where one dataset was built from the other (registry: derived_from)
-        near_in_domain=[pair for pair in CROSS_PAIRS if REGISTRY.dataset(pair[1]).derived_from == pair[0]
-                        or REGISTRY.dataset(pair[0]).derived_from == pair[1]],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        "../../envs/report.yaml"
+        near_in_domain=[
+            pair
+            for pair in CROSS_PAIRS
+            if REGISTRY.dataset(pair[1]).derived_from == pair[0] or REGISTRY.dataset(pair[0]).derived_from == pair[1]
+        ],
     script:
         "../scripts/report_tables.py"
 
@@ -113,12 +118,12 @@ rule loss_distribution_figure:
         "results/logs/report/fig2/{dataset}/{model}.log",
     benchmark:
         "results/benchmarks/loss_distribution_figure/{dataset}/{model}.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/report.yaml"
     script:
         "../scripts/loss_distribution_figure.py"
 
@@ -138,12 +143,12 @@ rule curves_figure:
         "results/logs/report/curves/{dataset}/{split}.log",
     benchmark:
         "results/benchmarks/curves_figure/{dataset}/{split}.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=6000,
         runtime=15,
-    conda:
-        "../../envs/report.yaml"
     script:
         "../scripts/curves_figure.py"
 
@@ -152,8 +157,12 @@ rule preparation_sweeps:
     input:
         sweeps=preparation_sweep_outputs("lof") + preparation_sweep_outputs("dbscan"),
         # each sweep's default point: the stage's own run at the configured values
-        defaults=[f"results/{stage}/{dataset}/summary.json" for stage in ("lof", "dbscan")
-                  for dataset in config["sweeps"][stage]["datasets"] if dataset in DATASETS],
+        defaults=[
+            f"results/{stage}/{dataset}/summary.json"
+            for stage in ("lof", "dbscan")
+            for dataset in config["sweeps"][stage]["datasets"]
+            if dataset in DATASETS
+        ],
     output:
         multiext("results/report/tables/preparation_sweeps", ".csv", ".md", ".tex"),
         png=report(
@@ -166,12 +175,12 @@ rule preparation_sweeps:
         "results/logs/report/preparation_sweeps.log",
     benchmark:
         "results/benchmarks/preparation_sweeps/all.tsv"
+    conda:
+        "../../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../../envs/report.yaml"
     script:
         "../scripts/preparation_sweeps.py"
 
@@ -192,11 +201,11 @@ rule latent_figure:
         "results/logs/report/latent/{dataset}.log",
     benchmark:
         "results/benchmarks/latent_figure/{dataset}.tsv"
+    conda:
+        "../../envs/models.yaml"
     threads: 1  # a job needing both cores waits until no one-core job is queued: measured, it ran last
     resources:
         mem_mb=4000,
         runtime=10,
-    conda:
-        "../../envs/models.yaml"
     script:
         "../scripts/latent_figure.py"

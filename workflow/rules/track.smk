@@ -10,16 +10,16 @@ rule mlflow_experiment:
         "results/logs/mlflow_experiment.log",
     benchmark:
         "results/benchmarks/mlflow_experiment/all.tsv"
-    params:
-        uri=MLFLOW_URI,
-        experiment=config["mlflow"]["experiment"],
-        config_hash=CONFIG_HASH,
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        uri=MLFLOW_URI,
+        experiment=config["mlflow"]["experiment"],
+        config_hash=CONFIG_HASH,
     script:
         "../scripts/mlflow_experiment.py"
 
@@ -27,23 +27,26 @@ rule mlflow_experiment:
 rule track:
     input:
         experiment="results/mlflow/experiment.json",
-        runs=lambda wildcards: [f"{job['run']}/{file}" for job in tracked_jobs(wildcards.dataset)
-                                for file in ("metrics.json", "history.json", "model")],
+        runs=lambda wildcards: [
+            f"{job['run']}/{file}"
+            for job in tracked_jobs(wildcards.dataset)
+            for file in ("metrics.json", "history.json", "model")
+        ],
     output:
         "results/mlflow/runs/{dataset}.json",
     log:
         "results/logs/track/{dataset}.log",
     benchmark:
         "results/benchmarks/track/{dataset}.tsv"
-    params:
-        jobs=lambda wildcards: tracked_jobs(wildcards.dataset),
-        uri=MLFLOW_URI,
-        config_hash=CONFIG_HASH,  # with the checkout, which earlier runs a re-log may replace
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/models.yaml"
+    params:
+        jobs=lambda wildcards: tracked_jobs(wildcards.dataset),
+        uri=MLFLOW_URI,
+        config_hash=CONFIG_HASH,  # with the checkout, which earlier runs a re-log may replace
     script:
         "../scripts/track.py"

@@ -17,7 +17,12 @@ with job(snakemake, "clean") as log:
     write_parquet(cleaned, snakemake.output.data)
     write_json(report, snakemake.output.report)
     log.info(
-        "%s/%s: %d -> %d rows (%d with NaN/inf, %d duplicates%s)", dataset, part, report["rows_in"],
-        report["rows_out"], report["rows_with_nan_or_inf"], report["duplicate_rows"],
+        "%s/%s: %d -> %d rows (%d with NaN/inf, %d duplicates%s)",
+        dataset,
+        part,
+        report["rows_in"],
+        report["rows_out"],
+        report["rows_with_nan_or_inf"],
+        report["duplicate_rows"],
         ", removed" if report["duplicates_removed"] else "",
     )

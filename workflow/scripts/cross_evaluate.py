@@ -16,15 +16,24 @@ with job(snakemake, "cross_evaluate") as log:
     read = cache(lambda path, columns: Matrix.read(path, columns and list(columns)))  # seeds sharing a view
     for i, seed in enumerate(snakemake.params.seeds):
         trained = json.loads(open(inp.metrics[i]).read())
-        columns = tuple(trained.get("feature_columns") or ())  # a model trained on a feature subset scores the same subset
+        columns = tuple(
+            trained.get("feature_columns") or ()
+        )  # a model trained on a feature subset scores the same subset
         # this seed's view: its training rows and the test dataset through its transform
         train = read(inp.train[i], columns)
         training_labels = set(train.rows["label"].astype(str))
         tests = {split: read(inp.tests[i * len(splits) + j], columns) for j, split in enumerate(splits)}
         if any(Path(inp.models[i]).glob("*.keras")):  # TensorFlow's thread pools, before any Keras model loads
             configure(seed, snakemake.threads)
-        result = cross_job(load_detectors(inp.models[i]), trained, tests, training_labels, log, train,
-                           f"{wc.train} -> {wc.test}/{trained['model']}/seed{seed}: ")
+        result = cross_job(
+            load_detectors(inp.models[i]),
+            trained,
+            tests,
+            training_labels,
+            log,
+            train,
+            f"{wc.train} -> {wc.test}/{trained['model']}/seed{seed}: ",
+        )
         result.metrics.update(dataset=wc.train, test_dataset=wc.test)
         write_parquet(result.scores, out.scores[i])
         write_json(result.metrics, out.metrics[i])

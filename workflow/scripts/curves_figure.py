@@ -8,8 +8,14 @@ from iotad.smk import job
 with job(snakemake, "curves") as log:
     wc = snakemake.wildcards
     columns = ["split", "detector", "is_attack", "score"]
-    scores = pd.concat([pd.read_parquet(p, columns=columns, filters=[("split", "==", wc.split)]) for p in snakemake.input],
-                       ignore_index=True)
+    scores = pd.concat(
+        [pd.read_parquet(p, columns=columns, filters=[("split", "==", wc.split)]) for p in snakemake.input],
+        ignore_index=True,
+    )
     drawn = curves_figure(scores, f"{wc.dataset}, {wc.split}", snakemake.output.png, snakemake.output.svg)
-    log.info("%d of %d detectors drawn (best of each model): %s", len(drawn), scores["detector"].nunique(),
-             ", ".join(drawn) or "none (the split needs normal and attack records)")
+    log.info(
+        "%d of %d detectors drawn (best of each model): %s",
+        len(drawn),
+        scores["detector"].nunique(),
+        ", ".join(drawn) or "none (the split needs normal and attack records)",
+    )

@@ -15,8 +15,11 @@ with job(snakemake, "dbscan") as log:
     out = rows.assign(split="train", cluster=labels, core=core)
     write_parquet(out, snakemake.output.labels)
     summary = {
-        "dataset": snakemake.wildcards.dataset, "eps": cfg["eps"], "min_samples": cfg["min_samples"],
-        "distinct_training_rows": n_distinct, "clusters": int(labels.max() + 1),
+        "dataset": snakemake.wildcards.dataset,
+        "eps": cfg["eps"],
+        "min_samples": cfg["min_samples"],
+        "distinct_training_rows": n_distinct,
+        "clusters": int(labels.max() + 1),
         **outlier_summary(out, "cluster", outlier=-1),
     }
     if "parameter" in snakemake.wildcards.keys():  # a sweep job: name the changed parameter

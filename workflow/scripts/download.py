@@ -11,7 +11,11 @@ with job(snakemake, "download") as log:
     mirrors = mirror_dirs(snakemake.params.mirror)
     log.info("fetching %s (mirrors: %s)", spec.key, ", ".join(map(str, mirrors)) or "none")
     origin = fetch(
-        spec, snakemake.output[0], mirrors, retries=snakemake.params.retries, timeout=snakemake.params.timeout,
+        spec,
+        snakemake.output[0],
+        mirrors,
+        retries=snakemake.params.retries,
+        timeout=snakemake.params.timeout,
         lock=Path(snakemake.params.lock).absolute(),  # the job runs in the workdir; errors name the full path
     )
     log.info("verified %s from %s", spec.key, origin)

@@ -10,9 +10,7 @@ from iotad.smk import job
 with job(snakemake, "eda") as log:
     out = snakemake.output
     dataset = snakemake.wildcards.dataset
-    parts = {
-        Path(p).stem: pd.read_parquet(p, columns=["label", "family", "is_attack"]) for p in snakemake.input
-    }
+    parts = {Path(p).stem: pd.read_parquet(p, columns=["label", "family", "is_attack"]) for p in snakemake.input}
     counts = label_counts(parts)
     families = distribution_table(counts, ["family"])
     write_table(distribution_table(counts, ["family", "label"]), out.class_csv, out.class_md)

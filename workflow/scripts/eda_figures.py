@@ -8,9 +8,8 @@ from iotad.eda import dos_figures, label_counts
 from iotad.smk import job
 
 with job(snakemake, "eda_figures") as log:
-    parts = {
-        Path(p).stem: pd.read_parquet(p, columns=["label", "family", "is_attack"]) for p in snakemake.input
-    }
-    dos_figures(label_counts(parts), snakemake.wildcards.dataset, snakemake.params.dos_families,
-                dict(snakemake.output.items()))
+    parts = {Path(p).stem: pd.read_parquet(p, columns=["label", "family", "is_attack"]) for p in snakemake.input}
+    dos_figures(
+        label_counts(parts), snakemake.wildcards.dataset, snakemake.params.dos_families, dict(snakemake.output.items())
+    )
     log.info("%s: Figures 3-5 written", snakemake.wildcards.dataset)

@@ -14,6 +14,13 @@ with job(snakemake, "features") as log:
     rows = pd.read_parquet(snakemake.input.split).rename(columns=cross.get("rename", {}))
     matrix, unseen = transform.transform(rows, fill_missing=bool(cross.get("rename")))
     write_parquet(matrix_frame(matrix, transform.feature_names, rows), snakemake.output.matrix)
-    write_json({"split": snakemake.wildcards.split, "rows": len(rows), "features": matrix.shape[1],
-                "rows_with_unseen_category": unseen}, snakemake.output.report)
+    write_json(
+        {
+            "split": snakemake.wildcards.split,
+            "rows": len(rows),
+            "features": matrix.shape[1],
+            "rows_with_unseen_category": unseen,
+        },
+        snakemake.output.report,
+    )
     log.info("%s: %d x %d; unseen categories: %s", snakemake.wildcards.split, *matrix.shape, unseen or "none")

@@ -16,6 +16,11 @@ with job(snakemake, "latent_figure") as log:
         detectors = load_detectors(model_dir)
         encoder = next(iter(detectors.values())).encoder_  # fitted once, shared by the classifiers
         codes[Path(model_dir).parts[-3]] = encoder.transform(test.X)
-    latent_figure(codes, test.rows["is_attack"].to_numpy(bool), f"{snakemake.wildcards.dataset}: latent codes",
-                  snakemake.output.png, snakemake.output.svg)
+    latent_figure(
+        codes,
+        test.rows["is_attack"].to_numpy(bool),
+        f"{snakemake.wildcards.dataset}: latent codes",
+        snakemake.output.png,
+        snakemake.output.svg,
+    )
     log.info("%s codes of %d records", list(codes), len(test.rows))

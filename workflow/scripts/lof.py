@@ -22,9 +22,13 @@ with job(snakemake, "lof") as log:
     scores = pd.concat(frames, ignore_index=True)
     write_parquet(scores, snakemake.output.scores)
     summary = {
-        "dataset": snakemake.wildcards.dataset, "n_neighbors": lof.n_neighbors_, "contamination": lof.contamination,
-        "distinct_training_rows": lof.n_distinct_, "outline_score": lof.outline_score_,
-        "score_auroc": score_auroc(scores, "lof_score"), **outlier_summary(scores, "lof_label", outlier=-1),
+        "dataset": snakemake.wildcards.dataset,
+        "n_neighbors": lof.n_neighbors_,
+        "contamination": lof.contamination,
+        "distinct_training_rows": lof.n_distinct_,
+        "outline_score": lof.outline_score_,
+        "score_auroc": score_auroc(scores, "lof_score"),
+        **outlier_summary(scores, "lof_label", outlier=-1),
     }
     if "parameter" in snakemake.wildcards.keys():  # a sweep job: name the changed parameter
         summary["swept"] = snakemake.wildcards.parameter

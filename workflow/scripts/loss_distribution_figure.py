@@ -14,6 +14,11 @@ with job(snakemake, "fig2") as log:
     split = next(iter(entry["splits"]))
     scores = pd.read_parquet(snakemake.input.scores)
     scores = scores[(scores["detector"] == detector) & (scores["split"] == split)]
-    loss_distribution_figure(scores, entry["threshold"], f"{detector} on {wc.dataset} ({split}, seed {metrics['seed']})",
-                             snakemake.output.png, snakemake.output.svg)
+    loss_distribution_figure(
+        scores,
+        entry["threshold"],
+        f"{detector} on {wc.dataset} ({split}, seed {metrics['seed']})",
+        snakemake.output.png,
+        snakemake.output.svg,
+    )
     log.info("%s: %d records of %s", detector, len(scores), split)

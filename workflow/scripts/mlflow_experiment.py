@@ -7,7 +7,14 @@ from iotad.smk import job
 with job(snakemake, "mlflow_experiment") as log:
     uri, name = snakemake.params.uri, snakemake.params.experiment
     experiment_id = tracking.ensure_experiment(uri, name, tracking.artifact_root(uri, "."))
-    write_json({"tracking_uri": uri, "experiment": name, "experiment_id": experiment_id,
-                "config_hash": snakemake.params.config_hash,
-                "checkout": tracking.checkout_id(".")}, snakemake.output[0])
+    write_json(
+        {
+            "tracking_uri": uri,
+            "experiment": name,
+            "experiment_id": experiment_id,
+            "config_hash": snakemake.params.config_hash,
+            "checkout": tracking.checkout_id("."),
+        },
+        snakemake.output[0],
+    )
     log.info("MLflow experiment %r (id %s) at %s", name, experiment_id, uri)

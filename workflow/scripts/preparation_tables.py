@@ -11,9 +11,14 @@ from iotad.smk import job
 def row(path, extra):
     summary = json.loads(open(path).read())
     overall = summary["splits"]["train"]["overall"]
-    return {"dataset": summary["dataset"], **{k: summary[k] for k in extra},
-            "train_records": overall["records"], "train_outliers": overall["outliers"], "train_percent": overall["percent"],
-            "distinct_training_rows": summary["distinct_training_rows"]}
+    return {
+        "dataset": summary["dataset"],
+        **{k: summary[k] for k in extra},
+        "train_records": overall["records"],
+        "train_outliers": overall["outliers"],
+        "train_percent": overall["percent"],
+        "distinct_training_rows": summary["distinct_training_rows"],
+    }
 
 
 with job(snakemake, "preparation_tables"):

@@ -18,9 +18,12 @@ def read_json_file(path):
 
 with job(snakemake, "report_tables") as log:
     tidy, degenerate = report.set_apart_degenerate(pd.read_parquet(snakemake.input.tidy))
-    report.write_table(degenerate, Path(snakemake.output.friedman).parent / "degenerate_runs",
-                       note="Runs set apart (constant scores, every normal record flagged, or a supervised model stuck "
-                            "at the majority family; each metrics.json says why): out of every mean, rank and test.")
+    report.write_table(
+        degenerate,
+        Path(snakemake.output.friedman).parent / "degenerate_runs",
+        note="Runs set apart (constant scores, every normal record flagged, or a supervised model stuck "
+        "at the majority family; each metrics.json says why): out of every mean, rank and test.",
+    )
     if len(degenerate):
         log.warning("%d degenerate runs set apart (tables/degenerate_runs)", len(degenerate))
     tables = Path(snakemake.output.friedman).parent
@@ -32,17 +35,28 @@ with job(snakemake, "report_tables") as log:
         return report.variance_note(table["dataset"] if "dataset" in table else [], resampled)
 
     headline, best = report.headline_table(tidy, snakemake.params.primary_splits, metric)
-    report.write_table(headline, tables / "headline", bold=best,
-                       note=f"{metric.upper()} on each dataset's primary test split, mean ± std over seeds; the best mean "
-                            "per dataset in bold; best on average first (variants run on one dataset last). " + note(pd.DataFrame({"dataset": headline.columns[1:]})))
-    report.write_table(report.runtime_table(tidy), tables / "runtime",
-                       note="Mean over seeds: fit seconds on one core, and distinct test records scored per second.")
-    for name, table in (("summary", report.summary_table(tidy)), ("novel_rows", report.novel_rows_table(tidy)),
-                        ("vu_latent_auroc", report.vu_table(tidy, "auroc")),
-                        ("vu_latent_hard_auc", report.vu_table(tidy, "hard_auc")),
-                        ("unknown_attacks", report.unknown_attack_table(tidy)),
-                        ("leave_one_family_out", report.lofo_table(tidy)),
-                        ("robustness", report.robustness_table(tidy, metric, "test", snakemake.params.sweep_defaults))):
+    report.write_table(
+        headline,
+        tables / "headline",
+        bold=best,
+        note=f"{metric.upper()} on each dataset's primary test split, mean ± std over seeds; the best mean "
+        "per dataset in bold; best on average first (variants run on one dataset last). "
+        + note(pd.DataFrame({"dataset": headline.columns[1:]})),
+    )
+    report.write_table(
+        report.runtime_table(tidy),
+        tables / "runtime",
+        note="Mean over seeds: fit seconds on one core, and distinct test records scored per second.",
+    )
+    for name, table in (
+        ("summary", report.summary_table(tidy)),
+        ("novel_rows", report.novel_rows_table(tidy)),
+        ("vu_latent_auroc", report.vu_table(tidy, "auroc")),
+        ("vu_latent_hard_auc", report.vu_table(tidy, "hard_auc")),
+        ("unknown_attacks", report.unknown_attack_table(tidy)),
+        ("leave_one_family_out", report.lofo_table(tidy)),
+        ("robustness", report.robustness_table(tidy, metric, "test", snakemake.params.sweep_defaults)),
+    ):
         report.write_table(table, tables / name, note=note(table))
     datasets = snakemake.params.datasets
     splits = {doc["dataset"]: doc for doc in map(read_json_file, snakemake.input.split_reports)}
@@ -50,36 +64,55 @@ with job(snakemake, "report_tables") as log:
     cleaning = {}
     for doc in map(read_json_file, snakemake.input.cleaning):
         cleaning.setdefault(doc["dataset"], []).append(doc)
-    report.write_table(report.dataset_statistics_table(splits, features, cleaning), tables / "dataset_statistics",
-                       note="Each dataset's primary view (the configured split seed's draw where splits are drawn per seed). features: "
-                            "model-input columns after encoding; duplicate_rows: rows repeating a feature vector of the "
-                            "same split; rows_in_train: rows repeating a training vector; "
-                            "duplicates_removed_in_cleaning: records the cleaning dropped as exact repeats.")
-    paper_note = (" threshold_rule: configured (config threshold_rule; default the 99th percentile of validation"
-                  " normals' errors) or last_loss (the public notebook's rule: the last epoch's training loss), both"
-                  " from the same runs; DR: detection rate per attack family.")
+    report.write_table(
+        report.dataset_statistics_table(splits, features, cleaning),
+        tables / "dataset_statistics",
+        note="Each dataset's primary view (the configured split seed's draw where splits are drawn per seed). features: "
+        "model-input columns after encoding; duplicate_rows: rows repeating a feature vector of the "
+        "same split; rows_in_train: rows repeating a training vector; "
+        "duplicates_removed_in_cleaning: records the cleaning dropped as exact repeats.",
+    )
+    paper_note = (
+        " threshold_rule: configured (config threshold_rule; default the 99th percentile of validation"
+        " normals' errors) or last_loss (the public notebook's rule: the last epoch's training loss), both"
+        " from the same runs; DR: detection rate per attack family."
+    )
     for stem, dataset in [("seed_paper", None)] + [(f"seed_paper_{d}", d) for d in datasets]:
         seed_paper = report.seed_paper_table(tidy, dataset)
         report.write_table(seed_paper, tables / stem, note=note(seed_paper) + paper_note)
     near = snakemake.params.near_in_domain
     cross = report.cross_dataset_table(tidy, "auroc", near)
-    report.write_table(cross, tables / "cross_dataset_auroc", note="Mean over seeds. Near in-domain: one dataset "
-                       "was built from the other (NSL-KDD from KDD'99).")
-    report.write_table(report.cross_dataset_table(tidy, "false_alarm_rate", near), tables / "cross_dataset_false_alarms",
-                       note="False-alarm rate, mean over seeds: what each AUROC of cross_dataset_auroc costs on "
-                            "the other dataset's normal traffic at the training side's threshold.")
+    report.write_table(
+        cross,
+        tables / "cross_dataset_auroc",
+        note="Mean over seeds. Near in-domain: one dataset was built from the other (NSL-KDD from KDD'99).",
+    )
+    report.write_table(
+        report.cross_dataset_table(tidy, "false_alarm_rate", near),
+        tables / "cross_dataset_false_alarms",
+        note="False-alarm rate, mean over seeds: what each AUROC of cross_dataset_auroc costs on "
+        "the other dataset's normal traffic at the training side's threshold.",
+    )
     heatmap_figure(cross, "detector", "AUROC", snakemake.output.cross_png, snakemake.output.cross_svg)
-    robustness_figure(tidy, metric, "test", snakemake.output.robust_png, snakemake.output.robust_svg,
-                      snakemake.params.sweep_defaults)
+    robustness_figure(
+        tidy, metric, "test", snakemake.output.robust_png, snakemake.output.robust_svg, snakemake.params.sweep_defaults
+    )
     average, tests, nemenyi = report.rank_tests(tidy, metric, snakemake.params.primary_splits)
     controls = report.negative_control_table(tidy, list(tests["uninformative_blocks"]))
-    report.write_table(controls, tables / "negative_controls", note="Datasets with too few attacks or normal records "
-                       "in their test split to rank detectors: false alarms on their benign traffic. " + note(controls))
+    report.write_table(
+        controls,
+        tables / "negative_controls",
+        note="Datasets with too few attacks or normal records "
+        "in their test split to rank detectors: false alarms on their benign traffic. " + note(controls),
+    )
     report.write_table(average, tables / "average_ranks", note=tests["verdict"])
-    report.write_table(nemenyi, tables / "nemenyi", index=True, note="Nemenyi post-hoc p-values (scikit-posthocs). "
-                       + tests["verdict"])
+    report.write_table(
+        nemenyi, tables / "nemenyi", index=True, note="Nemenyi post-hoc p-values (scikit-posthocs). " + tests["verdict"]
+    )
     # an undefined statistic is null in JSON (NaN is not JSON)
-    write_json({"metric": metric, **{k: None if isinstance(v, float) and v != v else v for k, v in tests.items()}},
-               snakemake.output.friedman)
+    write_json(
+        {"metric": metric, **{k: None if isinstance(v, float) and v != v else v for k, v in tests.items()}},
+        snakemake.output.friedman,
+    )
     rank_figure(average, tests, nemenyi, metric, snakemake.output.rank_png, snakemake.output.rank_svg)
     log.info("%s", tests["verdict"])

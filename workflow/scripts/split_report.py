@@ -13,10 +13,20 @@ with job(snakemake, "split_report") as log:
     spec = registry(snakemake).dataset(snakemake.params.dataset)  # a view's dataset
     cfg = snakemake.params.split
     splits = {Path(p).stem: pd.read_parquet(p) for p in snakemake.input}  # train, val, then the test splits
-    report = {"dataset": name, "kind": split_kind(spec, cfg["kind_overrides"]),
-              "seed": read_parquet_meta(snakemake.input[0]).get("seed"), "group_duplicates": cfg["group_duplicates"],
-              **split_report(splits)}
+    report = {
+        "dataset": name,
+        "kind": split_kind(spec, cfg["kind_overrides"]),
+        "seed": read_parquet_meta(snakemake.input[0]).get("seed"),
+        "group_duplicates": cfg["group_duplicates"],
+        **split_report(splits),
+    }
     write_json(report, snakemake.output[0])
     for split, entry in report["splits"].items():
-        log.info("%s/%s: %d rows, %d attack rows, %s rows repeating a training vector", name, split, entry["rows"],
-                 entry["attack_rows"], entry.get("rows_in_train", "-"))
+        log.info(
+            "%s/%s: %d rows, %d attack rows, %s rows repeating a training vector",
+            name,
+            split,
+            entry["rows"],
+            entry["attack_rows"],
+            entry.get("rows_in_train", "-"),
+        )

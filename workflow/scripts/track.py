@@ -16,9 +16,13 @@ with job(snakemake, "track") as log:
         run = Path(entry["run"])
         metrics = json.loads((run / "metrics.json").read_text())
         runs[entry["job"]] = tracking.log_job(
-            snakemake.params.uri, experiment["experiment_id"], entry["job"],
-            checkout=checkout, config=snakemake.params.config_hash,
-            tags=entry["tags"] | tracking.degenerate_tag(metrics), params=tracking.flatten(entry["params"]),
+            snakemake.params.uri,
+            experiment["experiment_id"],
+            entry["job"],
+            checkout=checkout,
+            config=snakemake.params.config_hash,
+            tags=entry["tags"] | tracking.degenerate_tag(metrics),
+            params=tracking.flatten(entry["params"]),
             metrics=tracking.job_metrics(metrics),
             histories=json.loads((run / "history.json").read_text()),
             artifacts=[run / "metrics.json", run / "history.json", run / "model"],

@@ -26,23 +26,47 @@ with job(snakemake, "train") as log:
     columns = snakemake.params.model.get("feature_columns")
     read = cache(lambda path: Matrix.read(path, columns))  # seeds sharing a view share its matrices
     family = wc.get("family")
-    views = [(read(inp.train[i]), read(inp.val[i]), {split: read(inp.tests[i * len(splits) + j]) for j, split in enumerate(splits)})
-             for i in range(len(seeds))]
+    views = [
+        (
+            read(inp.train[i]),
+            read(inp.val[i]),
+            {split: read(inp.tests[i * len(splits) + j]) for j, split in enumerate(splits)},
+        )
+        for i in range(len(seeds))
+    ]
     if "lof" in inp.keys():  # the canonicalization stage's scores of each seed's view
+
         def lof_results():
             for i, (seed, (train, _, tests)) in enumerate(zip(seeds, views)):
                 summary = json.loads(open(inp.lof_summary[i]).read())
-                result = precomputed_lof_job(pd.read_parquet(inp.lof[i]), summary, train, tests, log,
-                                             f"{wc.dataset}/{wc.model}/seed{seed}: ")
+                result = precomputed_lof_job(
+                    pd.read_parquet(inp.lof[i]), summary, train, tests, log, f"{wc.dataset}/{wc.model}/seed{seed}: "
+                )
                 result.metrics.update(model=wc.model, seed=seed)
                 yield result
+
         results = lof_results()
     else:
         for seed, (train, _, tests) in zip(seeds, views):
-            log.info("%s on %s, seed %s: %d training rows, %d features; tests %s", wc.model, wc.dataset, seed,
-                     len(train.rows), train.X.shape[1], {k: len(v.rows) for k, v in tests.items()})
-        results = run_jobs(wc.model, snakemake.params.model, seeds=seeds, threads=snakemake.threads, views=views,
-                           exclude_family=family, log=log, dataset=wc.dataset)
+            log.info(
+                "%s on %s, seed %s: %d training rows, %d features; tests %s",
+                wc.model,
+                wc.dataset,
+                seed,
+                len(train.rows),
+                train.X.shape[1],
+                {k: len(v.rows) for k, v in tests.items()},
+            )
+        results = run_jobs(
+            wc.model,
+            snakemake.params.model,
+            seeds=seeds,
+            threads=snakemake.threads,
+            views=views,
+            exclude_family=family,
+            log=log,
+            dataset=wc.dataset,
+        )
     for i, result in enumerate(results):
         result.metrics.update(dataset=wc.dataset, split_view=inp.train[i].split("/")[-2])
         if family:

@@ -55,8 +55,11 @@ def build_detectors(name: str, params: dict, seed: int, threads: int | None) -> 
 
         if "class" not in params:
             raise ValueError("model 'pyod' needs 'class': a class of pyod.models (e.g. ECOD) or an import path")
-        own = {key: params.pop(key) for key in ("threshold_rule", "percentile", "threshold_value", "max_normal_rows")
-               if key in params}
+        own = {
+            key: params.pop(key)
+            for key in ("threshold_rule", "percentile", "threshold_value", "max_normal_rows")
+            if key in params
+        }
         return {name: PyodDetector(detector=params.pop("class"), options=params, seed=seed, threads=threads, **own)}
     if model in BASELINES:
         from . import baselines
@@ -73,7 +76,7 @@ class _Pickler(pickle.Pickler):
         self.directory, self.names = directory, {}
 
     def persistent_id(self, obj):
-        keras = sys.modules.get("keras")  # not imported: no Keras model to save (and no 3 s import)
+        keras = sys.modules.get("keras")  # not imported: no Keras model to save (and no import of Keras just to save)
         if keras is None or not isinstance(obj, keras.Model):
             return None
         if id(obj) not in self.names:  # a shared encoder is written once
@@ -153,8 +156,12 @@ def resolved_hyperparameter(name: str, hyperparameters: dict, parameter: str):
 def _job_option_constraints() -> dict:
     from .params import POSITIVE_INT
 
-    return {"max_train_rows": [POSITIVE_INT, None], "distinct_rows": ["boolean", None],
-            "feature_columns": [list, None], "sweep": [dict, None]}
+    return {
+        "max_train_rows": [POSITIVE_INT, None],
+        "distinct_rows": ["boolean", None],
+        "feature_columns": [list, None],
+        "sweep": [dict, None],
+    }
 
 
 def check_model_params(models: list[str], hyperparameters: dict, where: str = "hyperparameters.{name}") -> None:
@@ -172,8 +179,10 @@ def check_model_params(models: list[str], hyperparameters: dict, where: str = "h
             raise ValueError(f"{key}: {exc}") from None
         model = params.get("model", name)
         if model not in MODELS:
-            raise ValueError(f"config models: unknown model {name!r}; choose one of {list(MODELS)} or give "
-                             f"hyperparameters.{name}.model")
+            raise ValueError(
+                f"config models: unknown model {name!r}; choose one of {list(MODELS)} or give "
+                f"hyperparameters.{name}.model"
+            )
         if model in PRECOMPUTED:
             if set(params) - {"model"}:
                 raise ValueError(f"{key}: {model} takes none here; set them under '{model}:'")

@@ -30,8 +30,17 @@ VARIANTS = {
 }
 
 
-def build_autoencoder(n_features: int, variant: str, *, hidden: int = 64, code: int = 8, l2: float = 0.01,
-                      l1_code: float = 1e-5, dropout: float = 0.2, learning_rate: float = 1e-3):
+def build_autoencoder(
+    n_features: int,
+    variant: str,
+    *,
+    hidden: int = 64,
+    code: int = 8,
+    l2: float = 0.01,
+    l1_code: float = 1e-5,
+    dropout: float = 0.2,
+    learning_rate: float = 1e-3,
+):
     """Keras functional model for one of ``VARIANTS``."""
     import keras
     from keras import layers, regularizers
@@ -39,10 +48,15 @@ def build_autoencoder(n_features: int, variant: str, *, hidden: int = 64, code: 
     opts = VARIANTS[variant]
     inputs = keras.Input(shape=(n_features,), name="features")
     x = layers.Dropout(dropout, name="input_dropout")(inputs) if opts["input_dropout"] else inputs
-    x = layers.Dense(hidden, activation="relu", name="encoder",
-                     kernel_regularizer=regularizers.L2(l2) if opts["l2_first"] else None)(x)
-    x = layers.Dense(code, activation="relu", name="code",
-                     activity_regularizer=regularizers.L1(l1_code) if opts["sparse_code"] else None)(x)
+    x = layers.Dense(
+        hidden, activation="relu", name="encoder", kernel_regularizer=regularizers.L2(l2) if opts["l2_first"] else None
+    )(x)
+    x = layers.Dense(
+        code,
+        activation="relu",
+        name="code",
+        activity_regularizer=regularizers.L1(l1_code) if opts["sparse_code"] else None,
+    )(x)
     x = layers.Dense(hidden, activation="relu", name="decoder")(x)
     outputs = layers.Dense(n_features, activation="sigmoid", name="reconstruction")(x)
     model = keras.Model(inputs, outputs, name=variant)
@@ -62,8 +76,11 @@ class AutoencoderNet(stacked.Net):
         super().__init__(model)
         import inspect
 
-        defaults = {name: p.default for name, p in inspect.signature(build_autoencoder).parameters.items()
-                    if p.default is not inspect.Parameter.empty}
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(build_autoencoder).parameters.items()
+            if p.default is not inspect.Parameter.empty
+        }
         settings = {**defaults, **layer_options}  # the values build_autoencoder used
         self.options = VARIANTS[variant]
         self.dropout, self.l2, self.l1_code = settings["dropout"], settings["l2"], settings["l1_code"]
@@ -109,13 +126,19 @@ class AutoencoderDetector(Detector):
     backend: str | None = None  # the Keras backend to train on: tensorflow | jax; None: the process's ($KERAS_BACKEND)
 
     _parameter_constraints: ClassVar[dict] = {
-        "variant": [StrOptions(set(VARIANTS))], **params.TRAINING, **params.COMMON, "layer_options": [dict, None],
+        "variant": [StrOptions(set(VARIANTS))],
+        **params.TRAINING,
+        **params.COMMON,
+        "layer_options": [dict, None],
         "backend": stacked.BACKEND_CONSTRAINT,
     }
     # build_autoencoder's keyword arguments that the config may set (learning_rate is the detector's own).
     _layer_constraints: ClassVar[dict] = {
-        "hidden": [params.POSITIVE_INT], "code": [params.POSITIVE_INT], "l2": [params.NON_NEGATIVE_REAL],
-        "l1_code": [params.NON_NEGATIVE_REAL], "dropout": [params.FRACTION],
+        "hidden": [params.POSITIVE_INT],
+        "code": [params.POSITIVE_INT],
+        "l2": [params.NON_NEGATIVE_REAL],
+        "l1_code": [params.NON_NEGATIVE_REAL],
+        "dropout": [params.FRACTION],
     }
 
     def check_params(self) -> None:
@@ -142,12 +165,21 @@ class AutoencoderDetector(Detector):
         if not len(normal):
             raise ValueError("no normal rows to train on: the autoencoder learns to reconstruct normal traffic")
         keras_setup.configure(self.seed, self.threads)  # the initial weights: this seed's, as in a process of its own
-        self.model_ = build_autoencoder(X.shape[1], self.variant, learning_rate=self.learning_rate, **(self.layer_options or {}))
+        self.model_ = build_autoencoder(
+            X.shape[1], self.variant, learning_rate=self.learning_rate, **(self.layer_options or {})
+        )
         validate = val_normal is not None and len(val_normal) > 0
         return stacked.Task(
-            AutoencoderNet(self.model_, self.variant, self.layer_options or {}), normal, None,
-            val_normal if validate else None, None, seed=self.seed, epochs=self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, patience=self.patience if validate else None,
+            AutoencoderNet(self.model_, self.variant, self.layer_options or {}),
+            normal,
+            None,
+            val_normal if validate else None,
+            None,
+            seed=self.seed,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            patience=self.patience if validate else None,
             context={"normal": normal, "X_val": X_val, "y_val": y_val},
         )
 
@@ -163,8 +195,9 @@ class AutoencoderDetector(Detector):
         self.train_mse_ = float(np.mean(training_scores))
         last_loss = self.history_["loss"][-1]
         self.alternative_thresholds_ = {} if self.threshold_rule == "last_loss" else {"last_loss": last_loss}
-        self.threshold_ = self._choose_threshold(training_scores, task.context["X_val"], task.context["y_val"],
-                                                 last_training_loss=last_loss)
+        self.threshold_ = self._choose_threshold(
+            training_scores, task.context["X_val"], task.context["y_val"], last_training_loss=last_loss
+        )
         self._record_training_scores(training_scores)
 
     def _decision_function(self, X: np.ndarray) -> np.ndarray:

@@ -70,8 +70,14 @@ class Detector(BaseEstimator):
         else:
             val_scores = scores_of_distinct(self.decision_function, X_val)
             val_attack = np.zeros(len(val_scores), bool) if y_val is None else np.asarray(y_val, dtype=bool)
-        return choose_threshold(self.threshold_rule, val_scores=val_scores, val_is_attack=val_attack,
-                                percentile=self.percentile, value=self.threshold_value, **rule_inputs)
+        return choose_threshold(
+            self.threshold_rule,
+            val_scores=val_scores,
+            val_is_attack=val_attack,
+            percentile=self.percentile,
+            value=self.threshold_value,
+            **rule_inputs,
+        )
 
     def _record_training_scores(self, scores) -> None:
         self.decision_scores_ = np.asarray(scores, dtype="float64")

@@ -26,8 +26,9 @@ def seeded_subsample(rows: np.ndarray, max_rows: int | None, seed: int) -> np.nd
     return rows[np.sort(np.random.default_rng(seed).choice(len(rows), size=max_rows, replace=False))]
 
 
-def rbf_expansion(X, support_vectors: np.ndarray, coefficients: np.ndarray, gamma: float,
-                  chunk_rows: int = 2048) -> np.ndarray:
+def rbf_expansion(
+    X, support_vectors: np.ndarray, coefficients: np.ndarray, gamma: float, chunk_rows: int = 2048
+) -> np.ndarray:
     """sum_i coefficients[i] * exp(-gamma * |x - support_vectors[i]|^2) per row of X, in float64: a
     fitted RBF SVM's kernel expansion as blocked matrix products (libsvm, behind scikit-learn's
     ``decision_function``, evaluates the kernel one pair of rows at a time)."""
@@ -36,10 +37,10 @@ def rbf_expansion(X, support_vectors: np.ndarray, coefficients: np.ndarray, gamm
     support_norms = np.einsum("ij,ij->i", support_vectors, support_vectors)
     out = np.empty(len(X))
     for start in range(0, len(X), chunk_rows):
-        block = X[start:start + chunk_rows]
+        block = X[start : start + chunk_rows]
         squared = np.einsum("ij,ij->i", block, block)[:, None] + support_norms - 2.0 * (block @ support_vectors.T)
         np.maximum(squared, 0.0, out=squared)  # rounding can take |x - s|^2 of a support vector itself below 0
-        out[start:start + chunk_rows] = np.exp(-gamma * squared, out=squared) @ coefficients
+        out[start : start + chunk_rows] = np.exp(-gamma * squared, out=squared) @ coefficients
     return out
 
 
@@ -61,8 +62,10 @@ class _OneClassBaseline(Detector):
         split only (without one: the training rows' scores)."""
         self.check_params()
         if self.threshold_rule == "last_loss":
-            raise ValueError(f"threshold rule 'last_loss' needs a training loss, which {type(self).__name__} "
-                             "does not have; use 'percentile', 'best_f1' or 'fixed'")
+            raise ValueError(
+                f"threshold rule 'last_loss' needs a training loss, which {type(self).__name__} "
+                "does not have; use 'percentile', 'best_f1' or 'fixed'"
+            )
         X = self._check_input(X, reset=True)
         normal = X if y is None else X[~np.asarray(y, dtype=bool)]
         if not len(normal):
@@ -99,7 +102,8 @@ class PcaDetector(_OneClassBaseline):
     n_components: float | int = 0.95
 
     _parameter_constraints: ClassVar[dict] = {  # a count of components, or the share of variance kept
-        **params.COMMON, "n_components": [params.POSITIVE_INT, Interval(RealNotInt, 0, 1, closed="neither")],
+        **params.COMMON,
+        "n_components": [params.POSITIVE_INT, Interval(RealNotInt, 0, 1, closed="neither")],
     }
 
     def _fit_normal(self, normal: np.ndarray) -> None:
@@ -131,8 +135,10 @@ class OneClassSvmDetector(_OneClassBaseline):
     max_normal_rows: int | None = 20000
 
     _parameter_constraints: ClassVar[dict] = {
-        **params.COMMON, "nu": [Interval(Real, 0, 1, closed="right")],
-        "gamma": [StrOptions({"scale", "auto"}), params.POSITIVE_REAL], "max_normal_rows": [params.POSITIVE_INT, None],
+        **params.COMMON,
+        "nu": [Interval(Real, 0, 1, closed="right")],
+        "gamma": [StrOptions({"scale", "auto"}), params.POSITIVE_REAL],
+        "max_normal_rows": [params.POSITIVE_INT, None],
     }
 
     def _fit_normal(self, normal: np.ndarray) -> np.ndarray:

@@ -19,9 +19,19 @@ from .base import Detector
 NORMAL = "normal"
 
 
-def build_cnn_lstm(n_features: int, n_classes: int, *, conv_filters: int = 32, kernel_size: int = 3,
-                   pool_size: int = 2, lstm_units: int = 32, dense_units: int = 64, dropout: float = 0.2,
-                   learning_rate: float = 1e-3, lstm_backwards: bool = True):
+def build_cnn_lstm(
+    n_features: int,
+    n_classes: int,
+    *,
+    conv_filters: int = 32,
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    lstm_units: int = 32,
+    dense_units: int = 64,
+    dropout: float = 0.2,
+    learning_rate: float = 1e-3,
+    lstm_backwards: bool = True,
+):
     """Keras functional model: Reshape -> Conv1D -> MaxPooling1D -> LSTM -> Dense -> Dropout -> softmax."""
     import keras
     from keras import layers
@@ -39,8 +49,11 @@ def build_cnn_lstm(n_features: int, n_classes: int, *, conv_filters: int = 32, k
     outputs = layers.Dense(n_classes, activation="softmax", name="family")(x)
     model = keras.Model(inputs, outputs, name="cnn_lstm")
     # weighted: the validation rows are distinct rows weighted by their repeats (see _distinct_weighted)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  weighted_metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        weighted_metrics=["accuracy"],
+    )
     return model
 
 
@@ -85,9 +98,14 @@ class CnnLstmDetector(Detector):
     threads: int | None = None
 
     _parameter_constraints: ClassVar[dict] = {
-        **params.TRAINING, **params.COMMON, "dropout": [params.FRACTION], "lstm_backwards": ["boolean"],
-        **{name: [params.POSITIVE_INT] for name in ("conv_filters", "kernel_size", "pool_size", "lstm_units",
-                                                     "dense_units")},
+        **params.TRAINING,
+        **params.COMMON,
+        "dropout": [params.FRACTION],
+        "lstm_backwards": ["boolean"],
+        **{
+            name: [params.POSITIVE_INT]
+            for name in ("conv_filters", "kernel_size", "pool_size", "lstm_units", "dense_units")
+        },
     }
 
     def fit(self, X, y=None, X_val=None, y_val=None):
@@ -95,15 +113,19 @@ class CnnLstmDetector(Detector):
         'best_f1' threshold) use the validation split only."""
         self.check_params()
         if self.threshold_rule == "last_loss":
-            raise ValueError("threshold rule 'last_loss' does not apply to CnnLstmDetector: its training loss is "
-                             "a cross-entropy, not a score; use 'fixed', 'percentile' or 'best_f1'")
+            raise ValueError(
+                "threshold rule 'last_loss' does not apply to CnnLstmDetector: its training loss is "
+                "a cross-entropy, not a score; use 'fixed', 'percentile' or 'best_f1'"
+            )
         keras_setup.configure(self.seed, self.threads)
         X = self._check_input(X, reset=True)
         families = _families(y, "y")
         self.classes_ = np.unique(families)
         if NORMAL not in self.classes_:
-            raise ValueError(f"the training families {list(self.classes_)} contain no {NORMAL!r} rows; "
-                             "the anomaly score 1 - P(normal) needs them")
+            raise ValueError(
+                f"the training families {list(self.classes_)} contain no {NORMAL!r} rows; "
+                "the anomaly score 1 - P(normal) needs them"
+            )
         self.normal_index_ = int(np.searchsorted(self.classes_, NORMAL))
         codes = np.searchsorted(self.classes_, families)
 
@@ -121,23 +143,40 @@ class CnnLstmDetector(Detector):
                 validation = _distinct_weighted(X_val[seen], np.searchsorted(self.classes_, val_families[seen]))
 
         self.model_ = build_cnn_lstm(
-            X.shape[1], len(self.classes_), conv_filters=self.conv_filters, kernel_size=self.kernel_size,
-            pool_size=self.pool_size, lstm_units=self.lstm_units, dense_units=self.dense_units,
-            dropout=self.dropout, learning_rate=self.learning_rate, lstm_backwards=self.lstm_backwards,
+            X.shape[1],
+            len(self.classes_),
+            conv_filters=self.conv_filters,
+            kernel_size=self.kernel_size,
+            pool_size=self.pool_size,
+            lstm_units=self.lstm_units,
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+            learning_rate=self.learning_rate,
+            lstm_backwards=self.lstm_backwards,
         )
         callbacks = keras_setup.early_stopping(self.patience) if validation is not None else []
         start = time.perf_counter()
         history = self.model_.fit(
-            X, codes, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0,
-            validation_data=validation, callbacks=callbacks, validation_batch_size=8192,
+            X,
+            codes,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            shuffle=True,
+            verbose=0,
+            validation_data=validation,
+            callbacks=callbacks,
+            validation_batch_size=8192,
         )
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.n_params_ = int(self.model_.count_params())
         training_scores = self.decision_function(X)
         self.threshold_ = self._choose_threshold(  # a fixed threshold reads no scores: the validation rows go unscored
-            training_scores, X_val if self.threshold_rule != "fixed" else None, val_attack,
-            training_attack=families != NORMAL)
+            training_scores,
+            X_val if self.threshold_rule != "fixed" else None,
+            val_attack,
+            training_attack=families != NORMAL,
+        )
         self._record_training_scores(training_scores)
         return self
 

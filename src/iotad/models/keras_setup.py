@@ -11,7 +11,9 @@ import os
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF C++ logs (start-up chatter, harmless graph warnings) stay out of job logs
+os.environ.setdefault(
+    "TF_CPP_MIN_LOG_LEVEL", "3"
+)  # TF C++ logs (start-up chatter, harmless graph warnings) stay out of job logs
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,9 @@ def select_backend(backend: str | None, threads: int | None = None) -> str:
     if os.environ["KERAS_BACKEND"] == "jax" and threads == 1 and "jax" not in sys.modules:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_cpu_multi_thread_eigen" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+            os.environ["XLA_FLAGS"] = (
+                f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+            )
     return os.environ["KERAS_BACKEND"]
 
 
@@ -74,7 +78,7 @@ def predict_in_chunks(model, X, chunk_rows: int = 32768):
     X = np.asarray(X, dtype="float32")
     if not len(X):
         return model.predict_on_batch(X[:1])[:0]
-    return np.concatenate([model.predict_on_batch(X[i:i + chunk_rows]) for i in range(0, len(X), chunk_rows)])
+    return np.concatenate([model.predict_on_batch(X[i : i + chunk_rows]) for i in range(0, len(X), chunk_rows)])
 
 
 def reset_state() -> None:

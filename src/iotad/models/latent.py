@@ -57,9 +57,18 @@ CLASSIFIERS = {
 }
 
 
-def build_latent_model(n_features: int, representation: str, *, hidden=(85, 30), code: int = 15,
-                       noise_sigma: float = 0.0025, latent_weight: float | None = None,
-                       reconstruction_weight: float | None = None, learning_rate: float = 1e-3, seed: int = 0):
+def build_latent_model(
+    n_features: int,
+    representation: str,
+    *,
+    hidden=(85, 30),
+    code: int = 15,
+    noise_sigma: float = 0.0025,
+    latent_weight: float | None = None,
+    reconstruction_weight: float | None = None,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+):
     """(training model, encoder). The training model maps x to [reconstruction, latent term input];
     the encoder maps x to the code (the mean for variational models)."""
     import keras
@@ -86,13 +95,17 @@ def build_latent_model(n_features: int, representation: str, *, hidden=(85, 30),
     model = keras.Model(inputs, {"reconstruction": reconstruction, "latent": latent}, name=representation)
     latent_loss = kl_to_centre if variational else squared_distance_to_centre
     weights = loss_weights(n_features, representation, latent_weight, reconstruction_weight)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss={"reconstruction": "mse", "latent": latent_loss},
-                  loss_weights={"reconstruction": weights[0], "latent": weights[1]})
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss={"reconstruction": "mse", "latent": latent_loss},
+        loss_weights={"reconstruction": weights[0], "latent": weights[1]},
+    )
     return model, keras.Model(inputs, mean, name=f"{representation}_encoder")
 
 
-def loss_weights(n_features: int, representation: str, latent_weight: float | None = None,
-                 reconstruction_weight: float | None = None) -> tuple[float, float]:
+def loss_weights(
+    n_features: int, representation: str, latent_weight: float | None = None, reconstruction_weight: float | None = None
+) -> tuple[float, float]:
     """(reconstruction, latent) weights of the training loss (``build_latent_model``'s)."""
     _, variational, centres, default_weight = REPRESENTATIONS[representation]
     weight = default_weight if latent_weight is None else latent_weight
@@ -114,8 +127,12 @@ class LatentNet(stacked.Net):
         self.noisy, self.variational, _, _ = REPRESENTATIONS[representation]
         self.hidden, self.noise_sigma, self.weights = tuple(hidden), noise_sigma, weights
         code = ("code_mean", "code_log_var") if self.variational else ("code",)
-        self.layers = (*(f"encoder_{i}" for i in range(len(hidden))), *code,
-                       *(f"decoder_{i}" for i in range(len(hidden))), "reconstruction")
+        self.layers = (
+            *(f"encoder_{i}" for i in range(len(hidden))),
+            *code,
+            *(f"decoder_{i}" for i in range(len(hidden))),
+            "reconstruction",
+        )
 
     def constants(self) -> tuple:
         return self.noisy, self.variational, self.hidden, self.noise_sigma, self.weights
@@ -131,8 +148,11 @@ class LatentNet(stacked.Net):
         centre = ops.expand_dims(centre, -1)
         if self.variational:
             mean, log_var = self.dense(params, "code_mean", h), self.dense(params, "code_log_var", h)
-            z = mean if random is None else ops.add(
-                mean, ops.exp(0.5 * log_var) * random.normal(ops.shape(mean), "code_sample"))
+            z = (
+                mean
+                if random is None
+                else ops.add(mean, ops.exp(0.5 * log_var) * random.normal(ops.shape(mean), "code_sample"))
+            )
             latent = 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean - centre) - 1.0 - log_var, axis=-1)
         else:
             mean = z = self.dense(params, "code", h)
@@ -166,10 +186,16 @@ class LatentEncoder(BaseEstimator):
     backend: str | None = None  # the Keras backend to train on: tensorflow | jax; None: the process's ($KERAS_BACKEND)
 
     _parameter_constraints: ClassVar[dict] = {
-        "representation": [StrOptions(set(REPRESENTATIONS))], **params.TRAINING, "backend": stacked.BACKEND_CONSTRAINT,
-        "hidden": [tuple, list], "code": [params.POSITIVE_INT], "noise_sigma": [params.NON_NEGATIVE_REAL],
-        "latent_weight": [params.NON_NEGATIVE_REAL, None], "centres": [tuple, list, None],
-        "seed": params.COMMON["seed"], "threads": params.COMMON["threads"],
+        "representation": [StrOptions(set(REPRESENTATIONS))],
+        **params.TRAINING,
+        "backend": stacked.BACKEND_CONSTRAINT,
+        "hidden": [tuple, list],
+        "code": [params.POSITIVE_INT],
+        "noise_sigma": [params.NON_NEGATIVE_REAL],
+        "latent_weight": [params.NON_NEGATIVE_REAL, None],
+        "centres": [tuple, list, None],
+        "seed": params.COMMON["seed"],
+        "threads": params.COMMON["threads"],
     }
 
     def check_params(self) -> None:
@@ -177,8 +203,10 @@ class LatentEncoder(BaseEstimator):
         params.check(self)
         params.check_sequence(self.hidden, type(self).__name__, "hidden")
         if self.centres is not None and len(self.centres) != 2:
-            raise ValueError(f"The 'centres' parameter of {type(self).__name__} must be two numbers "
-                             f"(normal, attack). Got {self.centres!r} instead.")
+            raise ValueError(
+                f"The 'centres' parameter of {type(self).__name__} must be two numbers "
+                f"(normal, attack). Got {self.centres!r} instead."
+            )
 
     def _centres(self, y) -> np.ndarray:
         """Each row's class centre (normal, attack), the latent term's target in every code dimension."""
@@ -200,17 +228,36 @@ class LatentEncoder(BaseEstimator):
         stacked.check_backend(self.backend, type(self).__name__)
         keras_setup.configure(self.seed, self.threads)  # the initial weights: this seed's, as in a process of its own
         self.model_, self.encoder_ = build_latent_model(
-            X.shape[1], self.representation, hidden=tuple(self.hidden), code=self.code,
-            noise_sigma=self.noise_sigma, latent_weight=self.latent_weight,
-            learning_rate=self.learning_rate, seed=self.seed,
+            X.shape[1],
+            self.representation,
+            hidden=tuple(self.hidden),
+            code=self.code,
+            noise_sigma=self.noise_sigma,
+            latent_weight=self.latent_weight,
+            learning_rate=self.learning_rate,
+            seed=self.seed,
         )
-        net = LatentNet(self.model_, self.representation, hidden=self.hidden, noise_sigma=self.noise_sigma,
-                        weights=loss_weights(X.shape[1], self.representation, self.latent_weight))
+        net = LatentNet(
+            self.model_,
+            self.representation,
+            hidden=self.hidden,
+            noise_sigma=self.noise_sigma,
+            weights=loss_weights(X.shape[1], self.representation, self.latent_weight),
+        )
         validate = X_val is not None and len(X_val) > 0
         X_val = np.asarray(X_val, dtype="float32") if validate else None
-        return stacked.Task(net, X, self._centres(y), X_val, self._centres(y_val) if validate else None,
-                            seed=self.seed, epochs=self.epochs, batch_size=self.batch_size,
-                            learning_rate=self.learning_rate, patience=self.patience if validate else None)
+        return stacked.Task(
+            net,
+            X,
+            self._centres(y),
+            X_val,
+            self._centres(y_val) if validate else None,
+            seed=self.seed,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            patience=self.patience if validate else None,
+        )
 
     def _finish_training(self, task: stacked.Task | None, result: stacked.Result | None, X, *_) -> None:
         start = time.perf_counter()
@@ -227,7 +274,9 @@ class LatentEncoder(BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "scaler_")
-        return self.scaler_.transform(self._codes(validate_data(self, X, dtype="float32", reset=False))).astype("float32")
+        return self.scaler_.transform(self._codes(validate_data(self, X, dtype="float32", reset=False))).astype(
+            "float32"
+        )
 
 
 @dataclass(repr=False, eq=False)
@@ -244,7 +293,8 @@ class LatentClassifierDetector(Detector):
     seed: int = 0
 
     _parameter_constraints: ClassVar[dict] = {
-        "encoder": [LatentEncoder, FrozenEstimator, None], "classifier": [StrOptions(set(CLASSIFIERS))],
+        "encoder": [LatentEncoder, FrozenEstimator, None],
+        "classifier": [StrOptions(set(CLASSIFIERS))],
         "seed": params.COMMON["seed"],
     }
 
@@ -259,9 +309,11 @@ class LatentClassifierDetector(Detector):
         y = np.asarray(y, dtype=bool)
         present = np.unique(y)
         if len(present) < 2:
-            raise ValueError(f"the training rows are all {'attacks' if present.all() else 'normal'}: the "
-                             f"{self.classifier} classifier needs normal and attack rows to learn from; for such data use "
-                             "a one-class model (an autoencoder, pca, isolation_forest, ocsvm)")
+            raise ValueError(
+                f"the training rows are all {'attacks' if present.all() else 'normal'}: the "
+                f"{self.classifier} classifier needs normal and attack rows to learn from; for such data use "
+                "a one-class model (an autoencoder, pca, isolation_forest, ocsvm)"
+            )
         encoder = LatentEncoder() if self.encoder is None else self.encoder
         self.encoder_ = clone(encoder).fit(X, y, X_val, y_val)  # a frozen encoder stays as fitted
         start = time.perf_counter()
@@ -271,8 +323,9 @@ class LatentClassifierDetector(Detector):
         self.fit_seconds_ = self.encoder_.fit_seconds_ + time.perf_counter() - start
         self.threshold_ = 0.0  # the classifiers' own rule: decision function > 0 means attack
         self.history_ = self.encoder_.history_
-        self.n_params_ = self.encoder_.n_params_ + int(sum(np.size(v) for k, v in vars(self.classifier_).items()
-                                                           if k in ("coef_", "intercept_", "centroids_")))
+        self.n_params_ = self.encoder_.n_params_ + int(
+            sum(np.size(v) for k, v in vars(self.classifier_).items() if k in ("coef_", "intercept_", "centroids_"))
+        )
         self._record_training_scores(self.classifier_.decision_function(codes))
         return self
 

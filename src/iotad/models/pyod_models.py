@@ -48,13 +48,17 @@ def pyod_class(name: str) -> type:
         except ModuleNotFoundError as exc:
             if exc.name == module:  # no module of that name: the next candidate
                 continue
-            raise ValueError(f"detector class {name!r} needs the package {exc.name!r}, which this environment "
-                             "lacks (pip: pyproject.toml; conda: envs/models.yaml)") from None
+            raise ValueError(
+                f"detector class {name!r} needs the package {exc.name!r}, which this environment "
+                "lacks (pip: pyproject.toml; conda: envs/models.yaml)"
+            ) from None
         if cls is not None:
             break
     if cls is None:
-        raise ValueError(f"no detector class {name!r}: give a class of pyod.models (ECOD, COPOD, HBOS, KNN, "
-                         "IForest, LODA, AutoEncoder, ...) or a full import path (package.module.Class)")
+        raise ValueError(
+            f"no detector class {name!r}: give a class of pyod.models (ECOD, COPOD, HBOS, KNN, "
+            "IForest, LODA, AutoEncoder, ...) or a full import path (package.module.Class)"
+        )
     for method in ("fit", "decision_function"):
         if not callable(getattr(cls, method, None)):
             raise ValueError(f"detector class {name!r} has no {method}() (a PyOD detector's interface)")
@@ -68,7 +72,10 @@ class PyodDetector(_OneClassBaseline):
     max_normal_rows: int | None = None  # a seeded subsample of the normal rows for costly methods (KNN)
 
     _parameter_constraints: ClassVar[dict] = {
-        **params.COMMON, "detector": [str], "options": [dict, None], "max_normal_rows": [params.POSITIVE_INT, None],
+        **params.COMMON,
+        "detector": [str],
+        "options": [dict, None],
+        "max_normal_rows": [params.POSITIVE_INT, None],
     }
 
     def check_params(self) -> None:
@@ -83,8 +90,9 @@ class PyodDetector(_OneClassBaseline):
         try:
             self._build().fit(np.random.default_rng(0).random((200, 3)))
         except Exception as exc:  # whatever the class raises on a value it cannot use (PyOD: not always a ValueError)
-            raise ValueError(f"{self.detector}({self.options or {}}) fails on trial rows: "
-                             f"{type(exc).__name__}: {exc}") from None
+            raise ValueError(
+                f"{self.detector}({self.options or {}}) fails on trial rows: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _build(self):
         cls = pyod_class(self.detector)

@@ -61,9 +61,11 @@ def check_backend(wanted: str | None, who: str) -> None:
     """A detector's ``backend`` must be the process's Keras backend, which is fixed when Keras is
     first imported (``KERAS_BACKEND``; the training job sets it from the model's config first)."""
     if wanted is not None and wanted != keras_backend():
-        raise ValueError(f"{who} asks for the {wanted!r} Keras backend, but this process runs Keras on "
-                         f"{keras_backend()!r}: set KERAS_BACKEND={wanted} before Keras is imported (the training "
-                         "job does this from the model's 'backend' hyperparameter)")
+        raise ValueError(
+            f"{who} asks for the {wanted!r} Keras backend, but this process runs Keras on "
+            f"{keras_backend()!r}: set KERAS_BACKEND={wanted} before Keras is imported (the training "
+            "job does this from the model's 'backend' hyperparameter)"
+        )
 
 
 def stream(seed: int, tag: str) -> int:
@@ -78,6 +80,7 @@ def shuffler(seed: int) -> np.random.Generator:
 
 # ---------------------------------------------------------------------------------------------------
 # The backends' own pieces: gradients, compilation and stateless random numbers. The rest is keras.ops.
+
 
 class _Backend:
     def __init__(self, name: str):
@@ -130,8 +133,9 @@ class _Backend:
             return self.jax.random.normal(self._key(stream_id, counter), shape, dtype="float32")
         tf = self.tf
         lowest = float(np.nextafter(np.float32(-1.0), np.float32(0.0)))
-        u = tf.random.stateless_uniform(shape, tf.stack([stream_id, counter]), minval=lowest, maxval=1.0,
-                                        dtype=tf.float32, alg=self._tf_alg())
+        u = tf.random.stateless_uniform(
+            shape, tf.stack([stream_id, counter]), minval=lowest, maxval=1.0, dtype=tf.float32, alg=self._tf_alg()
+        )
         return np.float32(np.sqrt(2.0)) * tf.math.erfinv(u)
 
     def _key(self, stream_id, counter):
@@ -155,6 +159,7 @@ class Random:
 # ---------------------------------------------------------------------------------------------------
 # Networks: one seed's forward pass and loss in keras.ops, over the kernels and biases of the Keras
 # model's Dense layers.
+
 
 class Net:
     """Base of the networks the engine trains. ``layers`` names the Keras model's Dense layers whose
@@ -216,6 +221,7 @@ class Net:
 
 # ---------------------------------------------------------------------------------------------------
 # The engine.
+
 
 @dataclass
 class Task:
@@ -298,8 +304,9 @@ def train(tasks: list[Task], log=None) -> list[Result]:
     val_starts = np.array([val_rows.add(t.X_val, t.centre_val) if v else 0 for t, v in zip(tasks, validating)], "int32")
     val_counts = np.array([len(t.X_val) if v else 0 for t, v in zip(tasks, validating)], "int32")
     Xv_all, cv_all = (ops.convert_to_tensor(a) for a in val_rows.arrays(features))
-    streams = ops.convert_to_tensor(np.array([[stream(t.seed, tag) for tag in net.random_tags] or [0] for t in tasks],
-                                             "int32"))
+    streams = ops.convert_to_tensor(
+        np.array([[stream(t.seed, tag) for tag in net.random_tags] or [0] for t in tasks], "int32")
+    )
     rates = ops.convert_to_tensor(np.array([t.learning_rate for t in tasks], "float32"))
     width = 1 + len(net.components)
 
@@ -343,8 +350,13 @@ def train(tasks: list[Task], log=None) -> list[Result]:
         def put(stack, value):
             return ops.slice_update(stack, [k] + [0] * len(value.shape), ops.expand_dims(value, 0))
 
-        return ([put(a, b) for a, b in zip(params, p)], [put(a, b) for a, b in zip(m, mk)],
-                [put(a, b) for a, b in zip(v, vk)], put(t, tk), put(sums, sk))
+        return (
+            [put(a, b) for a, b in zip(params, p)],
+            [put(a, b) for a, b in zip(m, mk)],
+            [put(a, b) for a, b in zip(v, vk)],
+            put(t, tk),
+            put(sums, sk),
+        )
 
     # The rows and constants are arguments, not closures: JAX would fold captured arrays into the
     # compiled program as constants.
@@ -364,8 +376,9 @@ def train(tasks: list[Task], log=None) -> list[Result]:
                 idx = at + val_starts_t[k]
                 wv = ops.cast(at < val_counts_t[k], "float32")
                 terms, per_row = net.row_losses(p, ops.take(Xv_all, idx, axis=0), ops.take(cv_all, idx, axis=0), None)
-                return acc + ops.stack([ops.sum(ops.multiply(per_row, wv))] +
-                                       [ops.sum(ops.multiply(terms[c], wv)) for c in net.components])
+                return acc + ops.stack(
+                    [ops.sum(ops.multiply(per_row, wv))] + [ops.sum(ops.multiply(terms[c], wv)) for c in net.components]
+                )
 
             chunks = (val_counts_t[k] + chunk - 1) // chunk
             total = ops.fori_loop(0, chunks, one, ops.zeros((width,), "float32"))
@@ -383,8 +396,13 @@ def train(tasks: list[Task], log=None) -> list[Result]:
 
     initial = [t.net.initial_weights() for t in tasks]
     params = [ops.convert_to_tensor(np.stack([w[j] for w in initial])) for j in range(len(initial[0]))]
-    state = (params, [ops.zeros_like(p) for p in params], [ops.zeros_like(p) for p in params],
-             ops.zeros((S,), "int32"), ops.zeros((S, width), "float32"))
+    state = (
+        params,
+        [ops.zeros_like(p) for p in params],
+        [ops.zeros_like(p) for p in params],
+        ops.zeros((S,), "int32"),
+        ops.zeros((S, width), "float32"),
+    )
     shufflers = [shuffler(t.seed) for t in tasks]
     names = ["loss", *net.components]
     history: list[dict] = [{} for _ in tasks]
@@ -412,8 +430,9 @@ def train(tasks: list[Task], log=None) -> list[Result]:
                 weights[k].flat[:n] = 1.0
         n_steps = np.where(active, steps_of, 0).astype("int32")
         state = (state[0], state[1], state[2], state[3], ops.zeros((S, width), "float32"))
-        state = epoch_c(state, ops.convert_to_tensor(order), ops.convert_to_tensor(weights),
-                        ops.convert_to_tensor(n_steps), data)
+        state = epoch_c(
+            state, ops.convert_to_tensor(order), ops.convert_to_tensor(weights), ops.convert_to_tensor(n_steps), data
+        )
         state = tuple(state)
         sums = np.asarray(state[4])
         val = np.asarray(val_c(state[0], val_data)) if validating.any() else None
@@ -440,11 +459,22 @@ def train(tasks: list[Task], log=None) -> list[Result]:
                 active[k] = False
     seconds = time.perf_counter() - start
     if log:
-        log.info("trained %d seed(s) together in %.1f s (first epoch, with compilation: %.1f s)", S, seconds,
-                 compile_seconds)
-    return [Result(best_weights[k] if stopping[k] and best_weights[k] is not None else seed_weights(k),
-                   {key: history[k][key] for key in sorted(history[k])}, seconds / S, seconds, S,
-                   int(epochs_run[k]), compile_seconds, best_epoch[k]) for k in range(S)]
+        log.info(
+            "trained %d seed(s) together in %.1f s (first epoch, with compilation: %.1f s)", S, seconds, compile_seconds
+        )
+    return [
+        Result(
+            best_weights[k] if stopping[k] and best_weights[k] is not None else seed_weights(k),
+            {key: history[k][key] for key in sorted(history[k])},
+            seconds / S,
+            seconds,
+            S,
+            int(epochs_run[k]),
+            compile_seconds,
+            best_epoch[k],
+        )
+        for k in range(S)
+    ]
 
 
 def trainable_part(detector):
