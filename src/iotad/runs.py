@@ -4,6 +4,7 @@ metrics document and the training histories."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -311,6 +312,7 @@ def run_jobs(
     pretrained = _train_networks_together(
         model, seeds, detectors, fitted_on, [val for _, val, _ in views], log, dataset
     )
+    shared = {}  # a deterministic detector's fit and scores, for the seeds that train on the same rows
     for seed, (train, val, tests), fitted, seed_detectors in zip(seeds, views, fitted_on, detectors):
         yield _seed_job(
             model,
@@ -326,6 +328,7 @@ def run_jobs(
             exclude_family,
             log,
             dataset,
+            shared,
         )
 
 
@@ -368,9 +371,25 @@ def _train_networks_together(
 
 
 def _seed_job(
-    model, params, options, seed, train, val, tests, fitted_on, detectors, pretrained, exclude_family, log, dataset
+    model,
+    params,
+    options,
+    seed,
+    train,
+    val,
+    tests,
+    fitted_on,
+    detectors,
+    pretrained,
+    exclude_family,
+    log,
+    dataset,
+    shared=None,
 ) -> JobResult:
-    """One seed's remaining fits, scoring and metrics document (its networks trained already)."""
+    """One seed's remaining fits, scoring and metrics document (its networks trained already).
+    ``shared`` holds the fits and scores of detectors that take no random step, by the matrices they
+    saw: a later seed on the same matrices takes them over instead of computing them again."""
+    shared = {} if shared is None else shared
     max_rows, distinct = options["max_train_rows"], bool(options["distinct_rows"])
     sweep, feature_columns = options["sweep"], options["feature_columns"]
     training_labels = set(train.rows["label"].astype(str))
@@ -393,26 +412,40 @@ def _seed_job(
         document["excluded_family"] = exclude_family
     if feature_columns:
         document["feature_columns"] = list(feature_columns)
-    frames, histories, seen = [], {}, seen_in_training(tests, train)
+    frames, histories, seen, fitted = [], {}, seen_in_training(tests, train), {}
     for name, detector in detectors.items():
         target = getattr(detector, "target", "binary")
-        if id(detector) not in pretrained:
-            try:
-                detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
-            except ValueError as exc:  # the data cannot train this detector: say which job and detector
-                raise ValueError(f"{dataset}/{model}/seed{seed}: {name}: {exc}") from exc
-        histories[name] = detector.history_
-        if log:
-            log.info(
-                "%s: fitted on %d rows in %.1f s, threshold %.6g",
-                name,
-                len(fitted_on.rows),
-                detector.fit_seconds_,
-                detector.threshold_,
-            )
-        splits, new_frames = score_splits(
-            name, detector, tests, training_labels, log, seen, f"{dataset}/{model}/seed{seed}: "
+        inputs = (name, id(fitted_on), id(val), *map(id, tests.values()))
+        deterministic = id(detector) not in pretrained and not detector.takes_random_step(
+            fitted_on.X, fitted_on.labels(target)
         )
+        if deterministic and inputs in shared:
+            first_seed, detector, splits, new_frames = shared[inputs]
+            detector = copy.copy(detector).set_params(seed=seed)
+            splits = copy.deepcopy(splits)
+            if log:
+                log.info("%s: no random step, the rows of seed %s: its fit and scores taken over", name, first_seed)
+        else:
+            if id(detector) not in pretrained:
+                try:
+                    detector.fit(fitted_on.X, fitted_on.labels(target), val.X, val.labels(target))
+                except ValueError as exc:  # the data cannot train this detector: say which job and detector
+                    raise ValueError(f"{dataset}/{model}/seed{seed}: {name}: {exc}") from exc
+            if log:
+                log.info(
+                    "%s: fitted on %d rows in %.1f s, threshold %.6g",
+                    name,
+                    len(fitted_on.rows),
+                    detector.fit_seconds_,
+                    detector.threshold_,
+                )
+            splits, new_frames = score_splits(
+                name, detector, tests, training_labels, log, seen, f"{dataset}/{model}/seed{seed}: "
+            )
+            if deterministic:
+                shared[inputs] = (seed, detector, splits, new_frames)
+        fitted[name] = detector
+        histories[name] = detector.history_
         frames += new_frames
         document["detectors"][name] = {
             "fit_seconds": detector.fit_seconds_,
@@ -439,7 +472,7 @@ def _seed_job(
                 name,
                 "; ".join(reasons),
             )
-    return JobResult(document, pd.concat(frames, ignore_index=True), histories, detectors)
+    return JobResult(document, pd.concat(frames, ignore_index=True), histories, fitted)
 
 
 def cross_job(

@@ -50,6 +50,12 @@ class Detector(BaseEstimator):
         """What the config check runs before any job: ``check_params``, and what only a trial can tell."""
         self.check_params()
 
+    def takes_random_step(self, X, y=None) -> bool:
+        """Whether fitting on these rows draws anything from ``seed``. False lets a job fit once for
+        its seeds that train on the same rows (their results would be the same): deterministic
+        detectors say so."""
+        return True
+
     def _check_input(self, X, *, reset: bool) -> np.ndarray:
         """X as a float32 matrix without NaN or infinity; ``reset`` (in fit) records its width, which
         later calls must match."""

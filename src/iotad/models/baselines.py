@@ -101,6 +101,9 @@ class PcaDetector(_OneClassBaseline):
 
     n_components: float | int = 0.95
 
+    def takes_random_step(self, X, y=None) -> bool:
+        return False
+
     _parameter_constraints: ClassVar[dict] = {  # a count of components, or the share of variance kept
         **params.COMMON,
         "n_components": [params.POSITIVE_INT, Interval(RealNotInt, 0, 1, closed="neither")],

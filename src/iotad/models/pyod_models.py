@@ -4,7 +4,7 @@ baselines, thresholded by the same rules on the validation split (PyOD's own con
 threshold is not used), scored, tracked and reported like every other model.
 
 Config: ``{model: pyod, class: ECOD}`` plus the class's own parameters, e.g.
-``knn: {model: pyod, class: KNN, n_neighbors: 10, max_normal_rows: 20000}``. ``class`` is a class of
+``knn: {model: pyod, class: KNN, n_neighbors: 10, max_normal_rows: 10000}``. ``class`` is a class of
 ``pyod.models`` (``ECOD`` is looked up in ``pyod.models.ecod``) or a full import path
 (``mypackage.detectors.MyDetector``, for one's own detector). A class taking ``random_state`` gets
 the run's seed, one taking ``n_jobs`` the job's threads, unless the config sets them.
@@ -93,6 +93,15 @@ class PyodDetector(_OneClassBaseline):
             raise ValueError(
                 f"{self.detector}({self.options or {}}) fails on trial rows: {type(exc).__name__}: {exc}"
             ) from None
+
+    def takes_random_step(self, X, y=None) -> bool:
+        """The class takes the seed (``random_state``, unless the config sets it), or the normal rows
+        are more than ``max_normal_rows`` (a seeded subsample)."""
+        seeded = "random_state" in inspect.signature(pyod_class(self.detector)).parameters
+        normal = len(X) if y is None else int(np.count_nonzero(~np.asarray(y, dtype=bool)))
+        return (seeded and "random_state" not in (self.options or {})) or (
+            self.max_normal_rows is not None and normal > self.max_normal_rows
+        )
 
     def _build(self):
         cls = pyod_class(self.detector)
