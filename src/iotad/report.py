@@ -3,6 +3,7 @@ distributions, the per-record scores the jobs wrote)."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -72,17 +73,41 @@ def _latex_escape(text: str) -> str:
     )
 
 
+def _html_table(table: pd.DataFrame, index: bool, note: str | None, marked: pd.DataFrame | None) -> str:
+    """A table as an HTML fragment (what the Snakemake report shows inline; it offers a CSV only as a
+    download): the table first, ``note`` below it, numbers to 4 decimals, undefined cells empty,
+    ``marked`` cells bold."""
+    cells = table.astype(object).where(table.notna(), "")
+    cells = cells.map(lambda v: html.escape(f"{v:.4f}" if isinstance(v, float) else str(v)))
+    if marked is not None:
+        cells = cells.mask(marked, cells.map(lambda v: f"<strong>{v}</strong>"))
+    cells.columns = [html.escape(str(c)) for c in cells.columns]
+    body = cells.to_html(index=index, escape=False, border=0, classes="iotad-table")
+    notes = "".join(f'<p class="iotad-note">{html.escape(line)}</p>\n' for line in (note or "").splitlines() if line)
+    return (
+        '<meta charset="utf-8">\n<style>.iotad-table{border-collapse:collapse;font:13px sans-serif}'
+        ".iotad-table th,.iotad-table td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}"
+        ".iotad-table th{background:#f3f3f3}.iotad-note{font:12px sans-serif;color:#444;max-width:70em}</style>\n"
+        + body
+        + "\n"
+        + notes
+    )
+
+
 def write_table(
     table: pd.DataFrame,
     stem: str | Path,
     index: bool = False,
     note: str | None = None,
     bold: pd.DataFrame | None = None,
+    numbers: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """CSV, Markdown and LaTeX versions of one table; an undefined value (NaN or "") is an empty cell
-    in all three. ``note`` (e.g. what a ± covers) heads the Markdown table and is a comment in LaTeX;
-    the CSV stays plain so that it reads back as a table. ``bold`` (a boolean frame like ``table``)
-    marks cells printed in bold in Markdown and LaTeX (e.g. the best per column)."""
+    """CSV, Markdown, LaTeX and HTML versions of one table; an undefined value (NaN or "") is an empty
+    cell in all four. ``note`` (e.g. what a ± covers) heads the Markdown table, follows the HTML one and
+    is a comment in LaTeX; the CSV stays plain so that it reads back as a table. ``bold`` (a boolean frame like
+    ``table``) marks cells printed in bold in Markdown, LaTeX and HTML (e.g. the best per column).
+    ``numbers``, where given, is what the CSV holds instead of ``table`` (e.g. mean and std as numeric
+    columns where the others print "mean ± std")."""
     stem = Path(stem)
     written = []
     # tabulate prints a float NaN as "nan" whatever missingval says; None is what it leaves empty
@@ -97,10 +122,12 @@ def write_table(
         latex = lambda: cells.to_latex(index=index, escape=False)  # noqa: E731
     head = f"{note}\n\n" if note else ""
     comment = "".join(f"% {line}\n" for line in note.splitlines()) if note else ""
+    marks = None if bold is None else bold.reindex_like(table).fillna(False).astype(bool)
     for ext, render in (
-        ("csv", lambda: table.to_csv(index=index)),
+        ("csv", lambda: (table if numbers is None else numbers).to_csv(index=index)),
         ("md", lambda: head + shown.to_markdown(index=index, floatfmt=".4f", missingval="") + "\n"),
         ("tex", lambda: comment + latex()),
+        ("html", lambda: _html_table(table, index, note, marks)),
     ):
         path = stem.with_suffix(f".{ext}")
         with atomic_path(path) as tmp:
@@ -135,21 +162,32 @@ def _cells(stats_: pd.DataFrame) -> list[str]:
     return [_fmt(*row) for row in stats_[["mean", "std", "seeds", "runs"]].itertuples(index=False)]
 
 
-def summary_table(tidy: pd.DataFrame, split_kind: str = "test") -> pd.DataFrame:
+def summary_table(tidy: pd.DataFrame, split_kind: str = "test", numbers: bool = False) -> pd.DataFrame:
     """Per (dataset, test split, detector): every headline metric as mean ± std over seeds, AUPRC
     beside its no-skill baseline, the share of test rows repeating a training feature vector and the
-    headline metrics on the novel rows; ``seeds`` counts the seeds run."""
+    headline metrics on the novel rows; ``seeds`` counts the seeds run. ``numbers``: the same as
+    numeric columns (the CSV's form): per metric ``<metric>_mean``, ``<metric>_std`` (ddof 1; empty
+    for one seed) and ``<metric>_seeds`` (the seeds where it is defined, which the mean rests on)."""
     rows = tidy[
         (tidy["experiment"] == "grid")
         & (tidy["group"] == "")
         & tidy["metric"].isin(SUMMARY)
         & tidy["split"].str.startswith(split_kind)
     ]
-    stats_ = mean_std(rows, ["train_dataset", "split", "detector", "metric"])
-    stats_["cell"] = _cells(stats_)
-    wide = stats_.pivot(index=["train_dataset", "split", "detector"], columns="metric", values="cell")
-    seeds = stats_.groupby(["train_dataset", "split", "detector"])["runs"].max()
-    wide = wide.reindex(columns=[m for m in SUMMARY if m in wide.columns]).assign(seeds=seeds)
+    keys = ["train_dataset", "split", "detector"]
+    stats_ = mean_std(rows, keys + ["metric"])
+    seeds = stats_.groupby(keys)["runs"].max()
+    metrics = [m for m in SUMMARY if m in set(stats_["metric"])]
+    if numbers:
+        wide = stats_.pivot(index=keys, columns="metric", values=["mean", "std", "seeds"])
+        columns = [(part, m) for m in metrics for part in ("mean", "std", "seeds")]
+        wide = wide.reindex(columns=columns)
+        wide.columns = [f"{m}_{part}" for part, m in columns]
+        wide = wide.astype({f"{m}_seeds": "Int64" for m in metrics})
+    else:
+        stats_["cell"] = _cells(stats_)
+        wide = stats_.pivot(index=keys, columns="metric", values="cell").reindex(columns=metrics)
+    wide = wide.assign(seeds=seeds).rename_axis(columns=None)
     return wide.reset_index().rename(columns={"train_dataset": "dataset"})
 
 
@@ -788,3 +826,160 @@ def rank_verdict(result: dict, metric: str) -> str:
             f"{result['critical_difference']:.3g} >= the largest possible rank gap {k - 1})."
         )
     return text + f" Nemenyi critical difference {result['critical_difference']:.3g} ranks."
+
+
+ANSWER_COLUMNS = [
+    "dataset",
+    "split",
+    "detectors",
+    "best",
+    "best_mean",
+    "best_std",
+    "best_seeds",
+    "runner_up",
+    "runner_up_mean",
+    "runner_up_std",
+    "runner_up_seeds",
+    "gap",
+    "paired_seeds",
+    "p_value",
+    "verdict",
+    "caveat",
+]
+
+
+def answer_table(
+    tidy: pd.DataFrame,
+    primary_splits: dict[str, str] | None = None,
+    metric: str = "auroc",
+    alpha: float = 0.05,
+    min_class_records: int = 30,
+) -> pd.DataFrame:
+    """The answer, one row per dataset and test split of the grid (each dataset's primary split first):
+    the best detector by mean ``metric`` over seeds, its mean, std (ddof 1) and seeds, the runner-up's,
+    the gap between the means and whether it exceeds seed noise. The test is a two-sided paired t-test
+    (``scipy.stats.ttest_rel``) on the two detectors' per-seed values over the seeds both have, matched
+    by seed: ``significant`` where p < ``alpha``, ``not significant`` otherwise (also where the two are
+    equal in every seed: no gap, no p-value), ``not testable`` with fewer than 2 matched seeds (or no
+    runner-up). Not Wilcoxon's signed-rank test: with 5 seeds its smallest two-sided p-value is
+    2 / 2^5 = 0.0625, so it could never reject at 0.05.
+
+    Degenerate runs are expected set apart already (``set_apart_degenerate``); preparation statistics
+    (LOF fitted on every training row) are no candidates. ``caveat`` names a split with fewer than
+    ``min_class_records`` attacks or normal records, where one record moves the metric a lot; a split
+    where no detector has the metric (no attacks in it) keeps its row, empty, and says so."""
+    rows = tidy[
+        (tidy["experiment"] == "grid")
+        & (tidy["group"] == "")
+        & (tidy["train_dataset"] == tidy["test_dataset"])
+        & tidy["split"].str.startswith("test")
+        & ~tidy["base_model"].isin(PREPARATION_STATISTICS)
+    ]
+    counts = rows[rows["metric"].isin(["attacks", "records"])].pivot_table(
+        index=["train_dataset", "split", "detector", "seed"], columns="metric", values="value"
+    )
+    if {"attacks", "records"} <= set(counts.columns):
+        counts = counts.assign(normals=counts["records"] - counts["attacks"])
+        counts = counts.groupby(level=["train_dataset", "split"])[["attacks", "normals"]].min()
+    else:
+        counts = pd.DataFrame(columns=["attacks", "normals"])
+    answers = []
+    for (dataset, split), block in rows[rows["metric"] == metric].groupby(["train_dataset", "split"]):
+        # detectors by mean over the seeds where the metric is defined (a split without attacks: none)
+        block = block[block["value"].notna()]
+        per_seed = block.pivot_table(index="seed", columns="detector", values="value", aggfunc="mean")
+        ranked = (
+            pd.DataFrame({"mean": per_seed.mean(), "std": per_seed.std(), "seeds": per_seed.count()})
+            .rename_axis("detector")
+            .reset_index()
+            .sort_values(["mean", "detector"], ascending=[False, True], ignore_index=True)
+        )
+        row = {
+            "dataset": dataset,
+            "split": split,
+            "detectors": len(ranked),
+            "paired_seeds": 0,
+            "p_value": np.nan,
+            "verdict": "not testable",
+            "caveat": "" if len(ranked) else f"{metric} undefined for every detector",
+        }
+        if len(ranked):
+            best = ranked.iloc[0]
+            row.update(best=best["detector"], best_mean=best["mean"], best_std=best["std"], best_seeds=best["seeds"])
+        if len(ranked) > 1:
+            runner = ranked.iloc[1]
+            pair = per_seed[[best["detector"], runner["detector"]]].dropna()
+            row.update(
+                runner_up=runner["detector"],
+                runner_up_mean=runner["mean"],
+                runner_up_std=runner["std"],
+                runner_up_seeds=runner["seeds"],
+                gap=best["mean"] - runner["mean"],
+                paired_seeds=len(pair),
+            )
+            if len(pair) >= 2:
+                a, b = pair.iloc[:, 0].to_numpy(), pair.iloc[:, 1].to_numpy()
+                if np.array_equal(a, b):
+                    row["verdict"] = "not significant"
+                else:
+                    # a gap the same in every seed (two deterministic detectors on a fixed split): p = 0
+                    row["p_value"] = float(stats.ttest_rel(a, b).pvalue)
+                    row["verdict"] = "significant" if row["p_value"] < alpha else "not significant"
+        if (dataset, split) in counts.index:
+            c = counts.loc[(dataset, split)]
+            if min(c["attacks"], c["normals"]) < min_class_records and not row["caveat"]:
+                row["caveat"] = (
+                    f"{c['attacks']:,.0f} attacks, {c['normals']:,.0f} normals (< {min_class_records}): "
+                    "too few to rank (negative_controls)"
+                )
+        answers.append(row)
+    table = pd.DataFrame(answers, columns=ANSWER_COLUMNS)
+    if table.empty:
+        return table
+    primary = {d: (primary_splits or {}).get(d) or primary_split(g) for d, g in table.groupby("dataset")["split"]}
+    order = sorted(
+        range(len(table)),
+        key=lambda i: (table["dataset"][i], table["split"][i] != primary[table["dataset"][i]], table["split"][i]),
+    )
+    table = table.iloc[order].reset_index(drop=True)
+    return table.astype({"detectors": int, "best_seeds": "Int64", "runner_up_seeds": "Int64", "paired_seeds": int})
+
+
+def answer_cells(table: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """The answer table as people read it (Markdown, LaTeX, HTML, the report's landing page): mean ± std
+    cells, the gap (3 significant digits), matched seeds, p to 3 significant digits and the verdict; the caveat column only
+    where a row has one."""
+    name = metric.upper()
+    shown = pd.DataFrame(
+        {
+            "dataset": table["dataset"],
+            "split": table["split"],
+            "best": table["best"],
+            name: [_fmt(m, s) for m, s in zip(table["best_mean"], table["best_std"])],
+            "runner-up": table["runner_up"],
+            f"runner-up {name}": [_fmt(m, s) for m, s in zip(table["runner_up_mean"], table["runner_up_std"])],
+            "gap": ["" if np.isnan(g) else f"{g:.3g}" for g in table["gap"].astype(float)],
+            "paired seeds": table["paired_seeds"],
+            "p (paired t)": ["" if np.isnan(p) else f"{p:.3g}" for p in table["p_value"].astype(float)],
+            "beyond seed noise": table["verdict"],
+            "caveat": table["caveat"],
+        }
+    )
+    return shown if (shown["caveat"] != "").any() else shown.drop(columns="caveat")
+
+
+def answer_note(metric: str = "auroc", alpha: float = 0.05) -> str:
+    """What the answer table says and how (the head of its Markdown and HTML, a LaTeX comment)."""
+    name = metric.upper()
+    return (
+        f"The answer: per dataset and test split, the best detector by mean {name} over seeds and the runner-up "
+        f"(mean ± standard deviation over seeds, ddof 1; the CSV holds them as numbers). Beyond seed noise: a "
+        f"two-sided paired t-test (scipy.stats.ttest_rel) on the two detectors' per-seed {name}, seeds matched; "
+        f"significant where p < {alpha}; not testable with fewer than 2 matched seeds; two detectors equal in every "
+        "seed have no gap (not significant); p = 0 is a gap the same in every seed (deterministic detectors on a "
+        "fixed split). Not Wilcoxon's signed-rank test: with 5 seeds its smallest two-sided p-value is 2/2^5 = "
+        "0.0625, so it could never reach 0.05. One test per row, of the top two: no correction for the other "
+        "detectors, and not significant means within seed noise, not equal. Degenerate runs are set apart "
+        "(degenerate_runs); LOF of the preparation stage (fitted on every training row, attacks included) is "
+        "no candidate."
+    )

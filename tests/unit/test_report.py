@@ -808,3 +808,167 @@ def test_sweep_of_lists_sorts_by_value_and_a_listed_default_is_not_joined_twice(
     assert centres["default"].tolist() == [False, True, False]
     code = table[table["parameter"] == "code"]
     assert code["value"].tolist() == ["15", "30"] and code["seeds"].tolist() == [1, 1]  # the grid run not joined again
+
+
+# The answer table: per-seed AUROCs listed by hand (seeds 0..4); expected values worked out by hand below.
+ANSWER_AUROC = {
+    "kdd": {
+        "A": [0.90, 0.91, 0.92, 0.93, 0.94],  # mean 0.92, std sqrt(0.001 / 4)
+        "B": [0.85, 0.87, 0.86, 0.88, 0.84],  # mean 0.86; A - B = 0.05 0.04 0.06 0.05 0.10
+        "C": [0.70, 0.70, 0.70, 0.70, 0.70],
+    },
+    "unsw": {
+        "A": [0.80, 0.90, 0.70, 0.85, 0.75],  # mean 0.80
+        "B": [0.78, 0.79, 0.80, 0.81, 0.77],  # mean 0.79; A - B = 0.02 0.11 -0.10 0.04 -0.02
+        "C": [0.60, 0.60, 0.60, 0.60, 0.60],
+    },
+}
+
+
+def answer_fixture():
+    records = [
+        (dataset, "test", detector, seed, "auroc", value)
+        for dataset, detectors in ANSWER_AUROC.items()
+        for detector, values in detectors.items()
+        for seed, value in enumerate(values)
+    ]
+    # better than A on kdd, but out of the answer: LOF of the preparation stage (fitted on attacks too)
+    # and a degenerate run (set apart as the report does before every table)
+    records += [("kdd", "test", "lof", seed, "auroc", 0.99) for seed in range(5)]
+    records += [("kdd", "test", "D", 0, "auroc", 0.999), ("kdd", "test", "D", 0, "degenerate", 1.0)]
+    # unsw's test split holds 10 attacks among 1,000 records: too few to rank on
+    for dataset, attacks in (("kdd", 400.0), ("unsw", 10.0)):
+        records += [
+            (dataset, "test", d, seed, metric, value)
+            for d in ("A", "B", "C")
+            for seed in range(5)
+            for metric, value in (("attacks", attacks), ("records", 1000.0))
+        ]
+    kept, _ = report.set_apart_degenerate(tidy_rows(records))
+    return kept
+
+
+def paired_t_p_value(mean_difference, variance_difference, n):
+    """Two-sided p of the paired t-test from the per-seed differences' mean and variance (ddof 1)."""
+    from scipy import stats
+
+    t = mean_difference / np.sqrt(variance_difference / n)
+    return 2 * stats.t.sf(abs(t), df=n - 1)
+
+
+def test_answer_names_best_and_runner_up_and_tests_the_gap_over_seeds():
+    answer = report.answer_table(answer_fixture()).set_index("dataset")
+    kdd, unsw = answer.loc["kdd"], answer.loc["unsw"]
+    assert list(answer.index) == ["kdd", "unsw"] and set(answer["split"]) == {"test"}
+    assert (kdd["best"], kdd["runner_up"], kdd["detectors"]) == ("A", "B", 3)  # neither lof nor the degenerate D
+    assert kdd["best_mean"] == pytest.approx(0.92) and kdd["best_std"] == pytest.approx(np.sqrt(0.001 / 4))
+    assert kdd["runner_up_mean"] == pytest.approx(0.86) and kdd["runner_up_std"] == pytest.approx(np.sqrt(0.001 / 4))
+    assert kdd["gap"] == pytest.approx(0.06) and kdd["paired_seeds"] == 5 and kdd["best_seeds"] == 5
+    # differences 0.05 0.04 0.06 0.05 0.10: mean 0.06, variance (1 + 4 + 0 + 1 + 16)e-4 / 4 = 5.5e-4
+    assert kdd["p_value"] == pytest.approx(paired_t_p_value(0.06, 5.5e-4, 5)) and kdd["p_value"] < 0.01
+    assert kdd["verdict"] == "significant" and kdd["caveat"] == ""
+    # within seed noise: differences 0.02 0.11 -0.10 0.04 -0.02, mean 0.01, variance 240e-4 / 4 = 60e-4
+    assert (unsw["best"], unsw["runner_up"]) == ("A", "B") and unsw["gap"] == pytest.approx(0.01)
+    assert unsw["p_value"] == pytest.approx(paired_t_p_value(0.01, 60e-4, 5)) and unsw["p_value"] > 0.7
+    assert unsw["verdict"] == "not significant"
+    assert unsw["caveat"].startswith("10 attacks, 990 normals")
+
+
+def test_answer_with_one_matched_seed_is_not_testable():
+    records = [("kdd", "test", "A", 0, "auroc", 0.9), ("kdd", "test", "B", 0, "auroc", 0.8)]
+    # on nsl A and B share one seed of their two (A: seeds 0, 1; B: seeds 1, 2)
+    records += [("nsl", "test", "A", s, "auroc", v) for s, v in ((0, 0.95), (1, 0.93))]
+    records += [("nsl", "test", "B", s, "auroc", v) for s, v in ((1, 0.90), (2, 0.91))]
+    answer = report.answer_table(tidy_rows(records)).set_index("dataset")
+    assert answer["verdict"].tolist() == ["not testable", "not testable"] and answer["p_value"].isna().all()
+    assert answer.loc["kdd", "best_std"] != answer.loc["kdd", "best_std"]  # one seed: no std (NaN)
+    assert answer.loc["nsl", "best_seeds"] == 2 and answer.loc["nsl", "paired_seeds"] == 1
+    assert answer.loc["nsl", "best_mean"] == pytest.approx(0.94) and answer.loc["nsl", "runner_up_mean"] == 0.905
+    # a dataset with one detector: no runner-up, nothing to test
+    alone = report.answer_table(tidy_rows([("kdd", "test", "A", s, "auroc", 0.9) for s in range(3)]))
+    assert alone["runner_up"].isna().all() and alone["verdict"].tolist() == ["not testable"]
+    # a split where AUROC is undefined for every detector (no attacks): its row stays, saying so
+    empty = report.answer_table(tidy_rows([("kdd", "test", d, 0, "auroc", np.nan) for d in "AB"]))
+    assert empty["best"].isna().all() and empty["caveat"].tolist() == ["auroc undefined for every detector"]
+
+
+def test_answer_primary_split_first_and_ties_not_significant():
+    records = [
+        (split, d, s, v)
+        for split in ("test21", "test")
+        for d, v in (("A", 0.9), ("B", 0.9), ("C", 0.5))
+        for s in range(3)
+    ]
+    answer = report.answer_table(tidy_rows([("kdd", sp, d, s, "auroc", v) for sp, d, s, v in records]))
+    assert answer["split"].tolist() == ["test", "test21"]
+    # equal in every seed: no gap, no p-value, not beyond noise; the tie goes to the first name
+    assert answer["verdict"].tolist() == ["not significant"] * 2 and answer["p_value"].isna().all()
+    assert answer["best"].tolist() == ["A", "A"] and answer["gap"].tolist() == [0.0, 0.0]
+
+
+def test_answer_files_hold_numbers_in_csv_and_mean_std_in_markdown(tmp_path):
+    answer = report.answer_table(answer_fixture())
+    report.write_table(report.answer_cells(answer), tmp_path / "answer", note=report.answer_note(), numbers=answer)
+    csv = pd.read_csv(tmp_path / "answer.csv").set_index("dataset")
+    assert csv.loc["kdd", "best_mean"] == pytest.approx(0.92) and csv.loc["kdd", "runner_up"] == "B"
+    assert csv["best_std"].dtype == float and csv["p_value"].dtype == float
+    md = (tmp_path / "answer.md").read_text()
+    row = cells(md, "| dataset", "| kdd", "|")
+    assert row["AUROC"] == f"0.9200 ± {np.sqrt(0.001 / 4):.4f}" and row["beyond seed noise"] == "significant"
+    assert "Wilcoxon" in md and "0.0625" in md
+    assert cells(md, "| dataset", "| unsw", "|")["caveat"].startswith("10 attacks")
+    html = (tmp_path / "answer.html").read_text()
+    assert html.index("<table") < html.index("Wilcoxon") and "0.9200 ± 0.0158" in html
+
+
+def test_summary_csv_holds_mean_and_std_as_numbers(tidy, tmp_path):
+    summary = report.summary_table(tidy)
+    numbers = report.summary_table(tidy, numbers=True)
+    report.write_table(summary, tmp_path / "summary", numbers=numbers)
+    csv = pd.read_csv(tmp_path / "summary.csv").set_index(["dataset", "detector"])
+    assert "auroc" not in csv.columns and not csv.apply(lambda c: c.astype(str).str.contains("±")).any().any()
+    assert csv.loc[("a", "pca"), "auroc_mean"] == pytest.approx(np.mean([0.7, 0.701]))
+    assert csv.loc[("a", "pca"), "auroc_std"] == pytest.approx(np.std([0.7, 0.701], ddof=1))
+    assert csv.loc[("a", "pca"), "auroc_seeds"] == 2 and csv.loc[("a", "pca"), "seeds"] == 2
+    assert np.isnan(csv.loc[("a", "mae:perceptron"), "auroc_std"])  # one seed: no std
+    # Markdown keeps "mean ± std"
+    md = (tmp_path / "summary.md").read_text()
+    assert (
+        cells(md, "| dataset", "| pca ", "|")["auroc"]
+        == summary.set_index(["dataset", "detector"]).loc[("a", "pca"), "auroc"]
+    )
+
+
+def test_report_landing_page_opens_on_the_answer_table(tmp_path, monkeypatch):
+    """workflow/report/workflow.rst as Snakemake renders it (Jinja, then docutils from the working
+    directory): the answer table's HTML comes first, the categories are listed after it."""
+    from pathlib import Path
+
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    rst = (Path(__file__).parents[2] / "workflow/report/workflow.rst").read_text()
+    answer = report.answer_table(answer_fixture())
+    report.write_table(
+        report.answer_cells(answer),
+        tmp_path / "results/report/tables/answer",
+        note=report.answer_note(),
+        numbers=answer,
+    )
+    monkeypatch.chdir(tmp_path)
+
+    class Category:
+        def __init__(self, name):
+            self.name = name
+
+    class Snakemake:
+        config = {"datasets": ["kdd", "unsw"], "models": ["A", "B", "C"], "seeds": [0, 1, 2, 3, 4]}
+
+    text = (
+        Environment(trim_blocks=True, lstrip_blocks=True)
+        .from_string(rst + "\n.. _Tables: #t\n.. _Workflow: #w\n.. _Statistics: #s\n")
+        .render(snakemake=Snakemake, categories={Category("Tables"): {}}, files=[])
+    )
+    page = publish_parts(text, writer="html")["html_body"]
+    assert "System Message" not in page and page.index("iotad-table") < page.index("This run")
+    assert "0.9200 ± 0.0158" in page and "2 datasets (kdd, unsw)" in page and ">Tables</a>" in page

@@ -271,7 +271,14 @@ def test_report_tables_and_figures_come_from_the_tidy_table(finished):
         for n in names
         if len(degenerate.get((d, n), ())) < len(SEEDS)
     )
-    assert len(summary) == expected_rows and summary["auroc"].str.contains("±").any()
+    # numbers in the CSV (mean, std and seeds per metric); "mean ± std" only in the Markdown and LaTeX
+    assert len(summary) == expected_rows and summary["auroc_std"].notna().any() and "auroc" not in summary
+    answer = pd.read_csv(report / "tables/answer.csv")  # one row per dataset and test split
+    assert len(answer) == sum(splits.values()) and set(answer["verdict"]) <= {
+        "significant",
+        "not significant",
+        "not testable",
+    }
     vu = pd.read_csv(report / "tables/vu_latent_auroc.csv")
     assert {"raw", "mae"} <= set(vu.columns) and set(vu["classifier"]) == set(CLASSIFIERS)
     for ext in ("csv", "md", "tex"):
@@ -423,7 +430,7 @@ def test_undefined_metrics_are_null_in_documents_and_empty_in_tables(finished):
                                 & (summary["split"] == split)
                                 & (summary["detector"] == name)
                             ]
-                            if metric in cell.columns and all(
+                            if f"{metric}_mean" in cell.columns and all(
                                 d["detectors"][name]["splits"][split][metric] is None
                                 for d in [
                                     json.loads(
@@ -432,7 +439,7 @@ def test_undefined_metrics_are_null_in_documents_and_empty_in_tables(finished):
                                     for s in SEEDS
                                 ]
                             ):
-                                assert cell[metric].iloc[0] == ""  # undefined on every seed: an empty cell
+                                assert cell[f"{metric}_mean"].iloc[0] == ""  # undefined on every seed: empty
     assert nulls > 0  # the tiny data has splits where some metric is undefined
 
 
