@@ -1,4 +1,4 @@
-"""Bad input through the whole workflow: each case of the README's "Bad input" table stops with one
+"""Bad input through the whole workflow: each case of the "Bad input" table (docs/bad-input.md) stops with one
 line naming the key, file or job, and leaves no output for it (others finish; nothing computed is lost)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # Train and evaluate: one job per (dataset, model) on the preparation stage's matrices, training
 # every seed in turn (each from a reset Keras state; its outputs under seed<seed>/). One process
-# per seed would pay TensorFlow's start-up once per seed (README: Measured).
+# per seed would pay TensorFlow's start-up once per seed (docs/measurements.md).
 
 
 rule train:
