@@ -192,7 +192,8 @@ def score_splits(
         if log:
             warn_undefined(log, f"{context}{name} on {split}", result)
             log.info(
-                "%s on %s: AUROC %s, accuracy %s, F1 %s (%d records, %d distinct scored at %.0f records/s)",
+                "%s%s on %s: AUROC %s, accuracy %s, F1 %s (%d records, %d distinct scored at %.0f records/s)",
+                context,
                 name,
                 split,
                 _shown(result["auroc"]),
@@ -424,7 +425,14 @@ def _seed_job(
             detector = copy.copy(detector).set_params(seed=seed)
             splits = copy.deepcopy(splits)
             if log:
-                log.info("%s: no random step, the rows of seed %s: its fit and scores taken over", name, first_seed)
+                log.info(
+                    "%s/%s/seed%s: %s: no random step, fit and scores of seed %s (same rows)",
+                    dataset,
+                    model,
+                    seed,
+                    name,
+                    first_seed,
+                )
         else:
             if id(detector) not in pretrained:
                 try:
@@ -433,7 +441,10 @@ def _seed_job(
                     raise ValueError(f"{dataset}/{model}/seed{seed}: {name}: {exc}") from exc
             if log:
                 log.info(
-                    "%s: fitted on %d rows in %.1f s, threshold %.6g",
+                    "%s/%s/seed%s: %s: fitted on %d rows in %.1f s, threshold %.6g",
+                    dataset,
+                    model,
+                    seed,
                     name,
                     len(fitted_on.rows),
                     detector.fit_seconds_,

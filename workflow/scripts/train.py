@@ -49,9 +49,9 @@ with job(snakemake, "train") as log:
     else:
         for seed, (train, _, tests) in zip(seeds, views):
             log.info(
-                "%s on %s, seed %s: %d training rows, %d features; tests %s",
-                wc.model,
+                "%s/%s/seed%s: %d training rows, %d features; tests %s",
                 wc.dataset,
+                wc.model,
                 seed,
                 len(train.rows),
                 train.X.shape[1],

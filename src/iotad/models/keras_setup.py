@@ -6,9 +6,13 @@ then, or ``select_backend`` before any Keras import (the training job calls it w
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import re
 import sys
+import tempfile
+from contextlib import contextmanager
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault(
@@ -16,6 +20,83 @@ os.environ.setdefault(
 )  # TF C++ logs (start-up chatter, harmless graph warnings) stay out of job logs
 
 log = logging.getLogger(__name__)
+
+# What TensorFlow (2.21) writes to the process's stderr while it is imported, whatever
+# TF_CPP_MIN_LOG_LEVEL says: two of its libraries log through Abseil before anything initialises
+# Abseil's logging, so each prints Abseil's notice and then TensorFlow's oneDNN notice.
+IMPORT_NOISE = re.compile(
+    rb"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR\r?\n?$"
+    rb"|[IW]\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on\."
+)
+
+
+@contextmanager
+def stderr_without(noise: re.Pattern):
+    """Hold back what is written to file descriptor 2 (C libraries included) while the block runs, then
+    write it out without the lines that ``noise`` matches (all of it where the block raises)."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to filter
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().splitlines(keepends=True)
+            kept = lines if failed else [line for line in lines if not noise.match(line)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
+class _QuietTensorFlowImport:
+    """A meta-path finder: the first ``import tensorflow`` of the process (wherever it happens: Keras,
+    a model module) runs with ``IMPORT_NOISE`` held out of stderr, so that job logs and the console
+    show none of it. Costs nothing where TensorFlow is never imported."""
+
+    def __init__(self):
+        self._finding = False
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow" or self._finding:
+            return None
+        self._finding = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._finding = False
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        # the module keeps its own loader: this wrapper is only there for the import
+        module.__loader__ = module.__spec__.loader = self.loader
+        with stderr_without(IMPORT_NOISE):
+            self.loader.exec_module(module)
+
+
+if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
 def select_backend(backend: str | None, threads: int | None = None) -> str:
@@ -76,9 +157,31 @@ def predict_in_chunks(model, X, chunk_rows: int = 32768):
     import numpy as np
 
     X = np.asarray(X, dtype="float32")
+    _trace_for_any_rows(model, X.shape[1:])
     if not len(X):
         return model.predict_on_batch(X[:1])[:0]
     return np.concatenate([model.predict_on_batch(X[i : i + chunk_rows]) for i in range(0, len(X), chunk_rows)])
+
+
+def _trace_for_any_rows(model, row_shape) -> None:
+    """Trace the model's TensorFlow predict function once, for any number of rows, before its first
+    call. Otherwise it traces on its first call and again on the first other row count (a second
+    split, a last chunk), and as every seed's and detector's network is a model of its own whose
+    predict function is the same Python code, a job scoring five of them tripped TensorFlow's
+    frequent-retracing warning ("5 out of the last 5 calls to <function TensorFlowTrainer.
+    make_predict_function...> triggered tf.function retracing"). One trace per model, counted by no
+    such warning (a concrete function is requested, not called), and the same numbers."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    model.make_predict_function()
+    function = model.predict_function
+    if not hasattr(function, "get_concrete_function") or function.experimental_get_tracing_count():
+        return  # run eagerly, or traced already
+    import tensorflow as tf
+
+    function.get_concrete_function([(tf.TensorSpec((None, *row_shape), tf.float32),)])
 
 
 def reset_state() -> None:
