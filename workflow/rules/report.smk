@@ -1,6 +1,46 @@
 # The report: one tidy results table, then tables and figures made only from it (and, for curves
 # and loss distributions, the per-record scores of the first seed).
 
+# The tables of report_tables, each also as HTML: what the Snakemake report shows (a CSV it offers only
+# as a download). The answer opens the report (workflow/report/workflow.rst) and heads its own category.
+REPORT_TABLES = [
+    "summary",
+    "headline",
+    "dataset_statistics",
+    "degenerate_runs",
+    "runtime",
+    "negative_controls",
+    "novel_rows",
+    "seed_paper",
+    "vu_latent_auroc",
+    "vu_latent_hard_auc",
+    "unknown_attacks",
+    "leave_one_family_out",
+    "cross_dataset_auroc",
+    "cross_dataset_false_alarms",
+    "robustness",
+    "average_ranks",
+    "nemenyi",
+]
+
+
+def table_report(stem, dataset="all", category="Tables", caption="../report/table.rst"):
+    """A table's HTML in the report, labelled by table and dataset rather than by its path."""
+    return report(
+        f"results/report/tables/{stem}.html",
+        caption=caption,
+        category=category,
+        labels={"table": stem.removesuffix(f"_{dataset}"), "dataset": dataset},
+    )
+
+
+def report_table_outputs():
+    """report_tables' HTML outputs by name: the answer, every table, one seed-paper table per dataset."""
+    outputs = {"answer_html": table_report("answer", category="Answer", caption="../report/answer.rst")}
+    outputs |= {f"{stem}_html": table_report(stem) for stem in REPORT_TABLES}
+    outputs |= {f"seed_paper_{d}_html": table_report(f"seed_paper_{d}", d) for d in DATASETS}
+    return outputs
+
 
 rule results_table:
     input:
@@ -35,6 +75,7 @@ rule report_tables:
         encodings=expand("results/features/{dataset}/train.encoding.json", dataset=DATASETS),
         cleaning=[f"results/clean/{d}/{part}.cleaning.json" for d in DATASETS for part in dataset_parts(d)],
     output:
+        multiext("results/report/tables/answer", ".csv", ".md", ".tex"),
         multiext("results/report/tables/dataset_statistics", ".csv", ".md", ".tex"),
         multiext("results/report/tables/summary", ".csv", ".md", ".tex"),
         multiext("results/report/tables/degenerate_runs", ".csv", ".md", ".tex"),
@@ -54,23 +95,27 @@ rule report_tables:
         multiext("results/report/tables/robustness", ".csv", ".md", ".tex"),
         multiext("results/report/tables/average_ranks", ".csv", ".md", ".tex"),
         multiext("results/report/tables/nemenyi", ".csv", ".md", ".tex"),
+        **report_table_outputs(),
         friedman="results/report/tables/friedman.json",
         rank_png=report(
             "results/report/figures/average_ranks.png",
             caption="../report/average_ranks.rst",
             category="Comparison",
+            labels={"figure": "average ranks (critical difference)"},
         ),
         rank_svg="results/report/figures/average_ranks.svg",
         cross_png=report(
             "results/report/figures/cross_dataset_auroc.png",
             caption="../report/cross_dataset.rst",
             category="Cross-dataset",
+            labels={"figure": "cross-dataset AUROC"},
         ),
         cross_svg="results/report/figures/cross_dataset_auroc.svg",
         robust_png=report(
             "results/report/figures/robustness.png",
             caption="../report/robustness.rst",
             category="Robustness",
+            labels={"figure": "hyperparameter sweeps"},
         ),
         robust_svg="results/report/figures/robustness.svg",
     log:
@@ -112,6 +157,7 @@ rule loss_distribution_figure:
             caption="../report/fig2_loss_distribution.rst",
             category="Seed paper Figure 2",
             subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "model": "{model}"},
         ),
         svg="results/report/figures/{dataset}/fig2_{model}.svg",
     log:
@@ -137,6 +183,7 @@ rule curves_figure:
             caption="../report/curves.rst",
             category="ROC and PR curves",
             subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "test split": "{split}"},
         ),
         svg="results/report/figures/{dataset}/curves_{split}.svg",
     log:
@@ -165,10 +212,12 @@ rule preparation_sweeps:
         ],
     output:
         multiext("results/report/tables/preparation_sweeps", ".csv", ".md", ".tex"),
+        html=table_report("preparation_sweeps"),
         png=report(
             "results/report/figures/preparation_sweeps.png",
             caption="../report/preparation_sweeps.rst",
             category="Robustness",
+            labels={"figure": "LOF and DBSCAN sweeps"},
         ),
         svg="results/report/figures/preparation_sweeps.svg",
     log:
@@ -195,6 +244,7 @@ rule latent_figure:
             caption="../report/latent_codes.rst",
             category="Latent representations",
             subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "AE vs MAE latent codes"},
         ),
         svg="results/report/figures/{dataset}/latent_codes.svg",
     log:
