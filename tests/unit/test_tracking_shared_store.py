@@ -22,8 +22,8 @@ if os.environ.get("KILL"):
     MlflowClient.set_terminated = lambda *args, **kwargs: os.kill(os.getpid(), 9)
 tracking.log_job(uri, experiment, job, checkout=tracking.checkout_id("."), config=config,
                  tags={"dataset": "d", "model": "mae"}, params={"model.epochs": 3},
-                 metrics={"mae:perceptron.test.auroc": float(auroc)},
-                 histories={"m": {"loss": [1.0, 0.5]}}, artifacts=["metrics.json"])
+                 children={"mae:perceptron": {"metrics": {"test.auroc": float(auroc)}}},
+                 histories={"loss": [1.0, 0.5]}, artifacts=["metrics.json"])
 """
 
 
@@ -61,8 +61,20 @@ def log(shared, checkout, config="c1", auroc=0.7, kill=False):
     assert (done.returncode == -9) if kill else (done.returncode == 0), done.stderr[-2000:]
 
 
+def children(client, run_id):
+    return client.search_runs(
+        [client.get_run(run_id).info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{run_id}'"
+    )
+
+
+def auroc(client, run_id):
+    """The test AUROC of the parent's one child."""
+    (child,) = children(client, run_id)
+    return child.data.metrics["test.auroc"]
+
+
 def snapshot(client, run_id):
-    """Everything a re-log could change about a run."""
+    """Everything a re-log could change about a run and its children."""
     run = client.get_run(run_id)
     return (
         run.info.lifecycle_stage,
@@ -72,14 +84,18 @@ def snapshot(client, run_id):
         run.data.metrics,
         run.data.params,
         [a.path for a in client.list_artifacts(run_id)],
+        sorted((c.info.run_id, c.info.status, c.data.metrics["test.auroc"]) for c in children(client, run_id)),
     )
 
 
 def active(client, experiment):
-    """{(checkout, config): [run, ...]} of the job's active runs."""
+    """{(checkout, config): [parent run, ...]} of the job's active runs (each child's tags checked)."""
     runs = {}
     for run in client.search_runs([experiment]):
         tags = run.data.tags
+        if tags.get("iotad.parent_job"):
+            assert tags["iotad.parent_job"] == JOB and tags["iotad.job"] == f"{JOB}/mae:perceptron"
+            continue
         assert tags.get("iotad.job") == JOB
         runs.setdefault((tags.get("iotad.checkout"), tags.get("iotad.config_hash")), []).append(run)
     return runs
@@ -97,7 +113,7 @@ def test_a_checkout_never_deletes_or_changes_another_checkouts_run(shared):
     (key_a,) = active(client, experiment)
     run_a = only_run(active(client, experiment), key_a).info.run_id
     before = snapshot(client, run_a)
-    assert before[0] == "active" and before[1] == "FINISHED" and before[4]["mae:perceptron.test.auroc"] == 0.7
+    assert before[0] == "active" and before[1] == "FINISHED" and auroc(client, run_a) == 0.7
 
     log(shared, b, auroc=0.8)  # the same job and config from another checkout
     runs = active(client, experiment)
@@ -109,10 +125,7 @@ def test_a_checkout_never_deletes_or_changes_another_checkouts_run(shared):
     log(shared, b, auroc=0.9)  # B re-logs: its own run replaced, A's untouched
     runs = active(client, experiment)
     assert set(runs) == {key_a, key_b}
-    assert (
-        only_run(runs, key_b).info.run_id != run_b
-        and only_run(runs, key_b).data.metrics["mae:perceptron.test.auroc"] == 0.9
-    )
+    assert only_run(runs, key_b).info.run_id != run_b and auroc(client, only_run(runs, key_b).info.run_id) == 0.9
     assert client.get_run(run_b).info.lifecycle_stage == "deleted"
     assert only_run(runs, key_a).info.run_id == run_a and snapshot(client, run_a) == before
     run_b, b_before = only_run(runs, key_b).info.run_id, snapshot(client, only_run(runs, key_b).info.run_id)

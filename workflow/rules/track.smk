@@ -1,6 +1,38 @@
-# MLflow: one experiment per config, one run per training job (sqlite under results/mlflow/ by
-# default; a tracking server via mlflow.tracking_uri or $MLFLOW_TRACKING_URI). One logging job per
-# dataset: importing MLflow costs seconds, which per training job would add minutes to a grid.
+# MLflow: one experiment per config; per training job a parent run and a child run per detector
+# (sqlite under results/mlflow/ by default; a tracking server via mlflow.tracking_uri or
+# $MLFLOW_TRACKING_URI). One logging job per dataset: importing MLflow costs seconds, which per
+# training job would add minutes to a grid. See docs/mlflow.md.
+
+
+def tracked_cross_jobs(dataset):
+    """The cross-dataset evaluations of the models trained on ``dataset``: runs like their training
+    job's (its params and tags), with experiment_kind cross and the test dataset."""
+    trained = {job["job"]: job for job in tracked_jobs(dataset)}
+    jobs = []
+    for train, test in CROSS_PAIRS:
+        if train != dataset:
+            continue
+        for model in cross_models(train, test):
+            for seed in SEEDS:
+                source = trained[f"{train}/{model}/seed{seed}"]
+                jobs.append(
+                    {
+                        "job": f"cross/{train}/{test}/{model}/seed{seed}",
+                        "run": f"results/cross/{train}/{test}/runs/{model}/seed{seed}",
+                        "params": {**source["params"], "test_dataset": test},
+                        "tags": {**source["tags"], "experiment_kind": "cross", "test_dataset": test},
+                    }
+                )
+    return jobs
+
+
+def track_inputs(wildcards):
+    files = [
+        f"{job['run']}/{file}"
+        for job in tracked_jobs(wildcards.dataset)
+        for file in ("metrics.json", "history.json", "model")
+    ]
+    return files + [f"{job['run']}/metrics.json" for job in tracked_cross_jobs(wildcards.dataset)]
 
 
 rule mlflow_experiment:
@@ -27,11 +59,7 @@ rule mlflow_experiment:
 rule track:
     input:
         experiment="results/mlflow/experiment.json",
-        runs=lambda wildcards: [
-            f"{job['run']}/{file}"
-            for job in tracked_jobs(wildcards.dataset)
-            for file in ("metrics.json", "history.json", "model")
-        ],
+        runs=track_inputs,
     output:
         "results/mlflow/runs/{dataset}.json",
     log:
@@ -45,7 +73,7 @@ rule track:
         mem_mb=2000,
         runtime=30,
     params:
-        jobs=lambda wildcards: tracked_jobs(wildcards.dataset),
+        jobs=lambda wildcards: tracked_jobs(wildcards.dataset) + tracked_cross_jobs(wildcards.dataset),
         uri=MLFLOW_URI,
         config_hash=CONFIG_HASH,  # with the checkout, which earlier runs a re-log may replace
     script:

@@ -6,7 +6,7 @@ from iotad.smk import job
 
 with job(snakemake, "mlflow_experiment") as log:
     uri, name = snakemake.params.uri, snakemake.params.experiment
-    experiment_id = tracking.ensure_experiment(uri, name, tracking.artifact_root(uri, "."))
+    experiment_id = tracking.ensure_experiment(uri, name, tracking.artifact_root(uri, name))
     write_json(
         {
             "tracking_uri": uri,
@@ -18,3 +18,4 @@ with job(snakemake, "mlflow_experiment") as log:
         snakemake.output[0],
     )
     log.info("MLflow experiment %r (id %s) at %s", name, experiment_id, uri)
+    log.info("browse: make mlflow-ui, then http://127.0.0.1:5000/#/experiments/%s/runs (docs/mlflow.md)", experiment_id)

@@ -1,6 +1,8 @@
-"""Log every training job of one dataset to MLflow, one run each: params, metrics (per-epoch losses
-as steps), tags, artifacts. A job logged before by this checkout and config has its earlier run
-replaced; other checkouts' and configs' runs are left alone (see iotad.tracking)."""
+"""Log every training job of one dataset, and the cross-dataset evaluations of its models, to MLflow:
+per job a parent run (params, loss curves, files, the fitted detectors as an MLflow Model) and a child
+run per detector (its metrics under keys every model shares, its tags). A job logged before by this
+checkout and config has its earlier runs replaced; other checkouts' and configs' runs are left alone
+(see iotad.tracking)."""
 
 import json
 from pathlib import Path
@@ -13,19 +15,17 @@ with job(snakemake, "track") as log:
     experiment = json.loads(Path(snakemake.input.experiment).read_text())
     runs, checkout = {}, tracking.checkout_id(".")  # cwd: the workdir, on whichever node
     for entry in snakemake.params.jobs:
-        run = Path(entry["run"])
-        metrics = json.loads((run / "metrics.json").read_text())
-        runs[entry["job"]] = tracking.log_job(
+        runs[entry["job"]] = tracking.log_training_job(
             snakemake.params.uri,
             experiment["experiment_id"],
-            entry["job"],
+            entry,
             checkout=checkout,
             config=snakemake.params.config_hash,
-            tags=entry["tags"] | tracking.degenerate_tag(metrics),
-            params=tracking.flatten(entry["params"]),
-            metrics=tracking.job_metrics(metrics),
-            histories=json.loads((run / "history.json").read_text()),
-            artifacts=[run / "metrics.json", run / "history.json", run / "model"],
         )
-        log.info("%s -> MLflow run %s", entry["job"], runs[entry["job"]])
+        log.info(
+            "%s -> MLflow run %s (%d detectors)",
+            entry["job"],
+            runs[entry["job"]]["run_id"],
+            len(runs[entry["job"]]["children"]),
+        )
     write_json({"experiment_id": experiment["experiment_id"], "runs": runs}, snakemake.output[0])
