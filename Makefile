@@ -68,7 +68,8 @@ mlflow-server: setup  ## a tracking server for jobs on several nodes (MLFLOW_HOS
 	  --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --artifacts-destination $(MLFLOW_DIR)/artifacts $(MLFLOW_ARGS)
 
 mlflow-ui: setup  ## browse the default store (sqlite) at http://127.0.0.1:5000
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --artifacts-destination $(MLFLOW_DIR)/artifacts \
+	  --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 lint: $(BIN)/.python  ## ruff (check, format), snakefmt and Snakemake's linter; `make format` fixes the first three
 	$(BIN)/ruff check .
