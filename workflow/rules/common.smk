@@ -351,3 +351,77 @@ def report_outputs():
         if {"ae", "mae"} <= set(MODELS):  # Vu et al.'s latent plots: plain AE vs MAE codes
             outputs.append(f"results/report/figures/{dataset}/latent_codes.png")
     return outputs
+
+
+# MLflow tracking (track.smk)
+def tracked_cross_jobs(dataset):
+    """The cross-dataset evaluations of the models trained on ``dataset``: runs like their training
+    job's (its params and tags), with experiment_kind cross and the test dataset."""
+    trained = {job["job"]: job for job in tracked_jobs(dataset)}
+    jobs = []
+    for train, test in CROSS_PAIRS:
+        if train != dataset:
+            continue
+        for model in cross_models(train, test):
+            for seed in SEEDS:
+                source = trained[f"{train}/{model}/seed{seed}"]
+                jobs.append(
+                    {
+                        "job": f"cross/{train}/{test}/{model}/seed{seed}",
+                        "run": f"results/cross/{train}/{test}/runs/{model}/seed{seed}",
+                        "params": {**source["params"], "test_dataset": test},
+                        "tags": {**source["tags"], "experiment_kind": "cross", "test_dataset": test},
+                    }
+                )
+    return jobs
+
+
+def track_inputs(wildcards):
+    files = [
+        f"{job['run']}/{file}"
+        for job in tracked_jobs(wildcards.dataset)
+        for file in ("metrics.json", "history.json", "model")
+    ]
+    return files + [f"{job['run']}/metrics.json" for job in tracked_cross_jobs(wildcards.dataset)]
+
+
+# The report (report.smk)
+# The tables of report_tables, each also as HTML: what the Snakemake report shows (a CSV it offers only
+# as a download). The answer opens the report (workflow/report/workflow.rst) and heads its own category.
+REPORT_TABLES = [
+    "summary",
+    "headline",
+    "dataset_statistics",
+    "degenerate_runs",
+    "runtime",
+    "negative_controls",
+    "novel_rows",
+    "seed_paper",
+    "vu_latent_auroc",
+    "vu_latent_hard_auc",
+    "unknown_attacks",
+    "leave_one_family_out",
+    "cross_dataset_auroc",
+    "cross_dataset_false_alarms",
+    "robustness",
+    "average_ranks",
+    "nemenyi",
+]
+
+
+def table_report(stem, dataset="all", category="Tables", caption="../report/table.rst"):
+    """A table's HTML in the report, labelled by table and dataset rather than by its path."""
+    return report(
+        f"results/report/tables/{stem}.html",
+        caption=caption,
+        category=category,
+        labels={"table": stem.removesuffix(f"_{dataset}"), "dataset": dataset},
+    )
+
+
+def report_table_outputs():
+    """report_tables' HTML outputs by name: the answer, every table, one seed-paper table per dataset."""
+    outputs = {"answer_html": table_report("answer", category="Answer", caption="../report/answer.rst")}
+    outputs |= {f"{stem}_html": table_report(stem) for stem in REPORT_TABLES}
+    outputs |= {f"seed_paper_{d}_html": table_report(f"seed_paper_{d}", d) for d in DATASETS}
+    return outputs

@@ -1,46 +1,6 @@
 # The report: one tidy results table, then tables and figures made only from it (and, for curves
 # and loss distributions, the per-record scores of the first seed).
 
-# The tables of report_tables, each also as HTML: what the Snakemake report shows (a CSV it offers only
-# as a download). The answer opens the report (workflow/report/workflow.rst) and heads its own category.
-REPORT_TABLES = [
-    "summary",
-    "headline",
-    "dataset_statistics",
-    "degenerate_runs",
-    "runtime",
-    "negative_controls",
-    "novel_rows",
-    "seed_paper",
-    "vu_latent_auroc",
-    "vu_latent_hard_auc",
-    "unknown_attacks",
-    "leave_one_family_out",
-    "cross_dataset_auroc",
-    "cross_dataset_false_alarms",
-    "robustness",
-    "average_ranks",
-    "nemenyi",
-]
-
-
-def table_report(stem, dataset="all", category="Tables", caption="../report/table.rst"):
-    """A table's HTML in the report, labelled by table and dataset rather than by its path."""
-    return report(
-        f"results/report/tables/{stem}.html",
-        caption=caption,
-        category=category,
-        labels={"table": stem.removesuffix(f"_{dataset}"), "dataset": dataset},
-    )
-
-
-def report_table_outputs():
-    """report_tables' HTML outputs by name: the answer, every table, one seed-paper table per dataset."""
-    outputs = {"answer_html": table_report("answer", category="Answer", caption="../report/answer.rst")}
-    outputs |= {f"{stem}_html": table_report(stem) for stem in REPORT_TABLES}
-    outputs |= {f"seed_paper_{d}_html": table_report(f"seed_paper_{d}", d) for d in DATASETS}
-    return outputs
-
 
 rule results_table:
     input:

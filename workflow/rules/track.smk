@@ -4,37 +4,6 @@
 # training job would add minutes to a grid. See docs/mlflow.md.
 
 
-def tracked_cross_jobs(dataset):
-    """The cross-dataset evaluations of the models trained on ``dataset``: runs like their training
-    job's (its params and tags), with experiment_kind cross and the test dataset."""
-    trained = {job["job"]: job for job in tracked_jobs(dataset)}
-    jobs = []
-    for train, test in CROSS_PAIRS:
-        if train != dataset:
-            continue
-        for model in cross_models(train, test):
-            for seed in SEEDS:
-                source = trained[f"{train}/{model}/seed{seed}"]
-                jobs.append(
-                    {
-                        "job": f"cross/{train}/{test}/{model}/seed{seed}",
-                        "run": f"results/cross/{train}/{test}/runs/{model}/seed{seed}",
-                        "params": {**source["params"], "test_dataset": test},
-                        "tags": {**source["tags"], "experiment_kind": "cross", "test_dataset": test},
-                    }
-                )
-    return jobs
-
-
-def track_inputs(wildcards):
-    files = [
-        f"{job['run']}/{file}"
-        for job in tracked_jobs(wildcards.dataset)
-        for file in ("metrics.json", "history.json", "model")
-    ]
-    return files + [f"{job['run']}/metrics.json" for job in tracked_cross_jobs(wildcards.dataset)]
-
-
 rule mlflow_experiment:
     output:
         "results/mlflow/experiment.json",

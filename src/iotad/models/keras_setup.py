@@ -21,6 +21,19 @@ os.environ.setdefault(
 
 log = logging.getLogger(__name__)
 
+
+class _StackedTrainerCompiles(logging.Filter):
+    """The stacked trainer compiles one epoch function per group of seeds, by design (each group its
+    own shapes): a process that trains several groups (a job whose seeds' splits differ in width, a
+    test session) draws TensorFlow's "frequent retracing" warning about them, which says nothing wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and ("epoch_fn" in message or "val_fn" in message))
+
+
+logging.getLogger("tensorflow").addFilter(_StackedTrainerCompiles())
+
 # What TensorFlow (2.21) writes to the process's stderr while it is imported, whatever
 # TF_CPP_MIN_LOG_LEVEL says: two of its libraries log through Abseil before anything initialises
 # Abseil's logging, so each prints Abseil's notice and then TensorFlow's oneDNN notice.
