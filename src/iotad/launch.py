@@ -15,12 +15,6 @@
   process id; the live run's lock is left alone.
 - Jobs the killed run left half-done are redone: the workflow profile (``profiles/default``)
   sets ``rerun-incomplete``, for every run of this workflow.
-- The console shows a run a person can follow (``Console``): the job counts, then one line per
-  finished job (``[12:31:09] 57 of 444 steps (13%) done: train nsl-kdd/mae (20 s)``), warnings,
-  and for a failed job one line naming it and its log file, before Snakemake's own error text.
-  Snakemake's job blocks (input, output, reason, resources: 80 % of its output) and scheduler
-  chatter go only to its complete log (``.snakemake/log/``), which keeps everything. Snakemake runs
-  in the launcher's process (the same process id, holding the lock until it exits).
 
 Dry runs and other commands that only read (``-n``, ``--lint``, ``--summary``, ``--report`` ...)
 are passed to Snakemake untouched; ``--unlock`` is, unless a run is live (then refused).
@@ -33,12 +27,9 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import logging
 import os
-import re
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from .config import ConfigError, check_config_file
@@ -146,11 +137,10 @@ def stale_locks(workdir: Path) -> list[Path]:
 
 
 def _is_snakemake(argv: list[str]) -> bool:
-    """A Snakemake process (``snakemake ...``, ``python .../snakemake ...``, ``python -m snakemake``,
-    ``python -m iotad.launch``) or one of its jobs (scripts run from ``.snakemake/scripts/``,
-    ``--target-jobs`` subprocesses)."""
+    """A Snakemake process (``snakemake ...``, ``python .../snakemake ...``, ``python -m snakemake``)
+    or one of its jobs (scripts run from ``.snakemake/scripts/``, ``--target-jobs`` subprocesses)."""
     head = [os.path.basename(a) for a in argv[:3]]
-    if "snakemake" in head or (len(argv) > 2 and argv[1] == "-m" and argv[2] in ("snakemake", "iotad.launch")):
+    if "snakemake" in head or (len(argv) > 2 and argv[1] == "-m" and argv[2] == "snakemake"):
         return True
     return any("/.snakemake/scripts/" in a or a.startswith(".snakemake/scripts/") for a in argv)
 
@@ -196,108 +186,6 @@ def _refuse(message: str) -> int:
     return 1
 
 
-# Scheduler chatter, printed once per scheduling round or at start-up: out of the console.
-CHATTER = re.compile(
-    r"Select jobs to execute\.\.\.|Execute \d+ jobs\.\.\.|Building DAG of jobs\.\.\.|Using shell: "
-    r"|Assuming unrestricted shared filesystem usage\.|Conda environments: ignored"
-    r"|Rules claiming more threads will be scaled down\.|Using workflow specific profile "
-)
-
-
-def job_label(rule: str, wildcards: dict | None) -> str:
-    """A job as the console and the job's own log lines name it: ``train nsl-kdd/mae`` (``smk.identity``)."""
-    values = [str(v) for v in (wildcards or {}).values()]
-    return f"{rule} {'/'.join(values)}" if values else rule
-
-
-class Console(logging.Filter):
-    """Filter and formatter of Snakemake's console handler (its complete log file keeps everything):
-    a job's start block is remembered, not shown; its end shows as one line with the progress;
-    a failed job as one line with its log file; scheduler chatter and the host header not at all."""
-
-    def __init__(self, formatter: logging.Formatter | None):
-        super().__init__()
-        self.formatter = formatter or logging.Formatter()
-        self.jobs: dict = {}  # jobid -> (label, log files, start time)
-        self.finished: list = []  # jobids finished since the last progress line
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        event = str(getattr(record, "event", None) or "")
-        if event == "job_info":
-            self.jobs[record.jobid] = (
-                job_label(record.rule_name, record.wildcards),
-                list(record.log or []),
-                record.created,
-            )
-            return False
-        if event == "job_finished":
-            self.finished.append(record.job_id)
-            return False
-        if event in ("workflow_started", "job_started"):  # the host header; "Execute N jobs..."
-            return False
-        return not (record.levelno == logging.INFO and CHATTER.match(str(record.msg or "")))
-
-    def format(self, record: logging.LogRecord) -> str:
-        event = str(getattr(record, "event", None) or "")
-        if event == "progress":
-            return self._progress(record)
-        if event == "job_error":
-            label = self.jobs.get(record.jobid, (record.rule_name,))[0]
-            where = f"log {', '.join(record.log)}" if record.log else f"no log file (output {', '.join(record.output)})"
-            return f"[{time.strftime('%H:%M:%S')}] FAILED: {label} (jobid {record.jobid}), {where}"
-        return self.formatter.format(record)
-
-    def _progress(self, record) -> str:
-        from snakemake.logging import format_percentage  # Snakemake's own: 99.8 %, never a rounded 100 %
-
-        done, total = record.done, record.total
-        share = format_percentage(done, total) if total else "-"
-        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        lines = []
-        for jobid in self.finished or [None]:
-            label, _, started = self.jobs.pop(jobid, (None, None, None))
-            took = f" ({record.created - started:.0f} s)" if started else ""
-            lines.append(f"[{stamp}] {done} of {total} steps ({share}) done" + (f": {label}{took}" if label else ""))
-        self.finished.clear()
-        return "\n".join(lines)
-
-
-def install_console() -> bool:
-    """Put ``Console`` on the console handler Snakemake is about to create (not on its log file);
-    False, leaving Snakemake's output as it is, where this Snakemake has no such handler to wrap."""
-    try:
-        from snakemake.logging import LoggerManager
-    except ImportError:
-        return False
-    make = getattr(LoggerManager, "_default_streamhandler", None)
-    if make is None or getattr(make, "iotad_console", False):
-        return make is not None
-
-    def streamhandler(self):
-        handler = make(self)
-        console = Console(handler.formatter)
-        handler.filters.insert(0, console)  # before Snakemake's own filter: it sees every job's start
-        handler.setFormatter(console)
-        return handler
-
-    streamhandler.iotad_console = True
-    LoggerManager._default_streamhandler = streamhandler
-    return True
-
-
-def run_snakemake(args: list[str]) -> int:
-    """Snakemake with ``args`` in this process, its console through ``Console``."""
-    install_console()
-    from snakemake.cli import main as snakemake_main
-
-    sys.argv = ["snakemake", *args]
-    try:
-        snakemake_main(args)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     snakemake = [sys.executable, "-m", "snakemake", *args]
@@ -322,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             "Wait for it to finish, or stop it and run the same command again to resume."
         )
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # Snakemake runs in this process: the holder named above
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # exec keeps the pid: the holder named above
     if stale_locks(workdir):
         live = live_processes(workdir)
         if live:
@@ -334,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
         if "--unlock" not in args:  # asked for, Snakemake unlocks (and says so)
             print(RESUMING, file=sys.stderr, flush=True)
             unlock(workdir)
-    return run_snakemake(args)  # this process, holding the lock, until Snakemake exits (or is killed)
+    os.set_inheritable(fd, True)  # Snakemake holds the lock from here until it exits (or is killed)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, snakemake)
+    return 0  # not reached
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 """The launcher (python -m iotad.launch, what `make run` calls) and the workflow profile's
 rerun-incomplete, on a two-rule workflow in fresh processes: a run killed with SIGKILL resumes with
-the same command; a live run's lock is never taken from it. Its console: progress, one line per
-finished job, a failed job with its log file."""
+the same command; a live run's lock is never taken from it."""
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -278,90 +276,3 @@ def test_workdir_of(tmp_path, monkeypatch):
     assert launch.workdir_of(["--directory=b"]) == (tmp_path / "b").resolve()
     assert launch.workdir_of(["-dc"]) == (tmp_path / "c").resolve()
     assert launch.workdir_of(["--directory", "a", "-d", "z"]) == (tmp_path / "z").resolve()
-
-
-# The console of `make run`: progress, one line per finished job, a failed job with its log file.
-FAILING = """
-rule all:
-    input: expand("out/{name}.txt", name=["good", "bad"])
-
-rule make:
-    output: "out/{name}.txt"
-    log: "logs/make/{name}.log"
-    shell: "echo making {wildcards.name} > {log}; test {wildcards.name} != bad; echo {wildcards.name} > {output}"
-"""
-
-
-def test_the_console_shows_progress_one_line_per_job_and_no_job_blocks(workflow):
-    rc, out = finish(workflow, launcher())
-    assert rc == 0, out
-    done = [line for line in out.splitlines() if " steps (" in line]
-    assert [line.split("] ", 1)[1].split(" (", 1)[0] for line in done] == [
-        "1 of 3 steps",
-        "2 of 3 steps",
-        "3 of 3 steps",
-    ]
-    assert [line.split(" done: ")[1].split(" (")[0] for line in done] == ["slow", "b", "all"], out
-    for noise in ("reason:", "Select jobs to execute", "Execute 1 jobs", "localrule", "Finished jobid", "Host:"):
-        assert noise not in out, (noise, out)
-    assert "Job stats:" in out and "Complete log" in out
-    complete = next((workflow / ".snakemake/log").glob("*.snakemake.log")).read_text()
-    assert "reason:" in complete and "Finished jobid" in complete  # Snakemake's own log keeps everything
-
-
-def test_a_failed_job_is_named_with_its_log_file(workflow):
-    (workflow / "Snakefile").write_text(FAILING)
-    rc, out = finish(workflow, launcher("--keep-going"))
-    assert rc == 1, out
-    assert "done: make good (" in out, out
-    failed = [line for line in out.splitlines() if "FAILED:" in line]
-    assert len(failed) == 1 and failed[0].split("] ", 1)[1].startswith("FAILED: make bad (jobid "), out
-    assert failed[0].endswith(", log logs/make/bad.log"), out
-    assert (workflow / "logs/make/bad.log").read_text() == "making bad\n"
-
-
-def test_console_lines_from_snakemake_events():
-    """The console's filter and formatter on Snakemake's own records (no run): a job's start block is
-    held back, its end is one line with the progress and its duration, chatter is dropped."""
-    from snakemake.logging import DefaultFormatter
-    from snakemake_interface_logger_plugins.common import LogEvent
-
-    console = launch.Console(DefaultFormatter())
-
-    def record(msg=None, **extra):
-        return logging.makeLogRecord({"msg": msg, "levelno": logging.INFO, "levelname": "INFO", **extra})
-
-    start = record(
-        event=LogEvent.JOB_INFO, jobid=7, rule_name="train", wildcards={"dataset": "nsl-kdd", "model": "mae"}, log=[]
-    )
-    start.created -= 42
-    shown = [r for r in (start, record("Select jobs to execute..."), record("Execute 2 jobs...")) if console.filter(r)]
-    assert shown == []
-    finished = record("Finished jobid: 7 (Rule: train)", event=LogEvent.JOB_FINISHED, job_id=7)
-    assert not console.filter(finished)
-    progress = record(event=LogEvent.PROGRESS, done=3, total=12)
-    assert console.filter(progress)
-    assert console.format(progress).split("] ", 1)[1] == "3 of 12 steps (25%) done: train nsl-kdd/mae (42 s)"
-    note = record("Nothing to be done (all requested files are present and up to date).")
-    assert console.filter(note) and console.format(note) == note.msg
-    error = record(
-        "Error in rule train, jobid: 8",
-        event=LogEvent.JOB_ERROR,
-        jobid=8,
-        rule_name="train",
-        log=["results/logs/train/nsl-kdd/ae.log"],
-        output=[],
-        levelno=logging.ERROR,
-    )
-    assert console.format(error).endswith("FAILED: train (jobid 8), log results/logs/train/nsl-kdd/ae.log")
-
-
-def test_the_console_wraps_this_snakemakes_stream_handler_only(monkeypatch):
-    """Snakemake's console handler is made by a private method this relies on: a Snakemake without it
-    fails here (the launcher would then leave its output as it is)."""
-    from snakemake.logging import LoggerManager
-
-    monkeypatch.setattr(LoggerManager, "_default_streamhandler", LoggerManager._default_streamhandler)  # undone after
-    assert launch.install_console() and launch.install_console()  # idempotent
-    assert getattr(LoggerManager._default_streamhandler, "iotad_console", False)
-    assert not hasattr(LoggerManager._default_filehandler, "iotad_console")
