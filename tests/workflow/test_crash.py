@@ -395,7 +395,11 @@ def test_killed_at_random_moments_the_resumed_run_matches_an_uninterrupted_one(t
         mlflow_state(reference / "results/mlflow/mlflow.db"),
         mlflow_state(crashed / "results/mlflow/mlflow.db"),
     )
-    jobs = sorted(f"{DATASET}/{m}/seed{s}" for m in MODELS for s in SEEDS)
+    # per job a parent run and a child run per detector (these models have one, named as the model)
+    jobs = sorted(
+        [f"{DATASET}/{m}/seed{s}" for m in MODELS for s in SEEDS]
+        + [f"{DATASET}/{m}/seed{s}/{m}" for m in MODELS for s in SEEDS]
+    )
     assert sorted(ref_runs) == sorted(runs) == jobs
     assert {job: run["status"] for job, run in runs.items()} == dict.fromkeys(jobs, "FINISHED")
     for job in jobs:
