@@ -66,12 +66,14 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
     if not attacks or attacks == records:
         reasons.update(dict.fromkeys(FIXED_ALARM_METRICS, "needs normal and attack records"))
     else:
-        fpr, tpr, _ = roc_curve(y, scores, drop_intermediate=False)
+        y_points, score_points, weights = _weighted_points(y, scores)
+        fpr, tpr, _ = roc_curve(y_points, score_points, sample_weight=weights, drop_intermediate=False)
         values.update(
-            auroc=float(roc_auc_score(y, scores)),
-            auprc=float(average_precision_score(y, scores)),
-            hard_auc=float(roc_auc_score(y, pred)),
+            auroc=float(roc_auc_score(y_points, score_points, sample_weight=weights)),
+            auprc=float(average_precision_score(y_points, score_points, sample_weight=weights)),
         )
+        y_points, pred_points, weights = _weighted_points(y, pred.astype("float64"))
+        values["hard_auc"] = float(roc_auc_score(y_points, pred_points, sample_weight=weights))
         values.update({name: float(tpr[fpr <= rate].max()) for name, rate in FIXED_ALARM_METRICS.items()})
     if not records:
         reasons["auprc_baseline"] = "no records"
@@ -97,6 +99,19 @@ def binary_metrics(is_attack, scores, predictions) -> dict:
     if reasons:
         result["undefined"] = dict(sorted(reasons.items()))
     return result
+
+
+def _weighted_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each distinct (class, score) pair once with its count as weight. scikit-learn's ranking metrics
+    give the same values on them as on every row (they accumulate the weights at each distinct score,
+    and whole-number weights add up exactly in float64) from far fewer points where scores repeat:
+    rows with one feature vector share a score (kddcup99's test split: 311,029 rows, 77,216 vectors)."""
+    order = np.lexsort((y, scores))
+    y, scores = y[order], scores[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (scores[1:] != scores[:-1]) | (y[1:] != y[:-1])
+    starts = np.flatnonzero(first)
+    return y[starts], scores[starts], np.diff(np.append(starts, len(order))).astype("float64")
 
 
 def detection_rates(rows: pd.DataFrame, predictions, training_labels) -> pd.DataFrame:

@@ -120,3 +120,21 @@ def test_detection_at_a_fixed_false_alarm_rate_with_tied_scores():
     m = binary_metrics(y, scores, np.zeros(200, bool))
     assert m["detection_at_5pct_false_alarms"] == pytest.approx(0.05)
     assert m["detection_at_1pct_false_alarms"] == pytest.approx(0.01)
+
+
+def test_ranking_metrics_on_repeated_scores_equal_scikit_learn_on_every_row():
+    """binary_metrics weights each distinct (class, score) pair by its count; the oracle is scikit-learn
+    on every row, with scores repeated as in kddcup99's test split and ties across the classes."""
+    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+    rng = np.random.default_rng(7)
+    values = rng.random(500)
+    scores = values[rng.integers(0, 500, 20_000)]
+    y = (rng.random(20_000) < 0.3) | (scores > 0.8)
+    predictions = scores > 0.6
+    m = binary_metrics(y, scores, predictions)
+    assert m["auroc"] == roc_auc_score(y, scores)
+    assert m["auprc"] == average_precision_score(y, scores)
+    assert m["hard_auc"] == roc_auc_score(y, predictions)
+    fpr, tpr, _ = roc_curve(y, scores, drop_intermediate=False)
+    assert m["detection_at_5pct_false_alarms"] == tpr[fpr <= 0.05].max()
