@@ -15,6 +15,13 @@
   process id; the live run's lock is left alone.
 - Jobs the killed run left half-done are redone: the workflow profile (``profiles/default``)
   sets ``rerun-incomplete``, for every run of this workflow.
+- On a terminal (or with ``IOTAD_CONSOLE=quiet``) the console is one a person can follow
+  (``iotad.console``): one line per finished job with the progress, a failed job with its log file,
+  Snakemake's error text and last lines. Snakemake then runs as the launcher's child, in its process
+  group, holding the lock too, its output read line by line through a pipe; the launcher exits with
+  Snakemake's status. Ctrl-C reaches Snakemake from the terminal as before; SIGTERM and SIGHUP sent to
+  the launcher are passed on to it. Elsewhere (output to a file or a pipe, ``IOTAD_CONSOLE=full``)
+  the launcher becomes Snakemake (``exec``), whose output is then exactly Snakemake's.
 
 Dry runs and other commands that only read (``-n``, ``--lint``, ``--summary``, ``--report`` ...)
 are passed to Snakemake untouched; ``--unlock`` is, unless a run is live (then refused).
@@ -29,10 +36,13 @@ import errno
 import fcntl
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 from .config import ConfigError, check_config_file
+from .console import Console
 
 LOCK_FILE = "iotad-run.lock"  # in <workdir>/.snakemake/, beside Snakemake's own locks/
 RESUMING = "iotad: a previous run stopped without finishing (killed?); removing its stale lock and resuming"
@@ -186,6 +196,67 @@ def _refuse(message: str) -> int:
     return 1
 
 
+def quiet_console() -> bool:
+    """Whether Snakemake's console goes through ``Console``: ``IOTAD_CONSOLE=quiet`` or ``full`` when
+    set, else whether the launcher's output is a terminal."""
+    asked = os.environ.get("IOTAD_CONSOLE", "").strip().lower()
+    if asked in ("quiet", "full"):
+        return asked == "quiet"
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _terminal_sent() -> bool:
+    """Whether a SIGINT came from the terminal (this process group in its foreground), which sent it to
+    every process in the group, Snakemake included: passing it on would make it a second Ctrl-C."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        try:
+            return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+        except (AttributeError, OSError, ValueError):
+            continue
+    return False
+
+
+def run_quiet(snakemake: list[str], lock_fd: int) -> int:
+    """``snakemake`` as a child process (holding the inherited lock), its console through ``Console``;
+    Snakemake's exit status (128 + the signal's number when a signal ended it)."""
+    proc = subprocess.Popen(
+        snakemake,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        pass_fds=(lock_fd,),
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+
+    def forward(signum, frame):
+        if signum != signal.SIGINT or not _terminal_sent():  # Ctrl-C: the terminal sent it to Snakemake too
+            try:
+                proc.send_signal(signum)
+            except ProcessLookupError:
+                pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    out = sys.stdout
+
+    def write(line: str) -> None:
+        try:
+            out.write(line + "\n")
+            out.flush()
+        except (BrokenPipeError, ValueError):  # the console is gone: Snakemake runs on, its log keeps all
+            pass
+
+    console = Console(write)
+    for raw in iter(proc.stdout.readline, b""):
+        console.feed(raw.decode(errors="replace"))
+    console.end()
+    rc = proc.wait()
+    return 128 - rc if rc < 0 else rc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     snakemake = [sys.executable, "-m", "snakemake", *args]
@@ -222,9 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         if "--unlock" not in args:  # asked for, Snakemake unlocks (and says so)
             print(RESUMING, file=sys.stderr, flush=True)
             unlock(workdir)
-    os.set_inheritable(fd, True)  # Snakemake holds the lock from here until it exits (or is killed)
     sys.stdout.flush()
     sys.stderr.flush()
+    if quiet_console():
+        return run_quiet(snakemake, fd)  # Snakemake and this process both hold the lock
+    os.set_inheritable(fd, True)  # Snakemake holds the lock from here until it exits (or is killed)
     os.execv(sys.executable, snakemake)
     return 0  # not reached
 

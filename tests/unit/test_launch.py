@@ -1,10 +1,13 @@
 """The launcher (python -m iotad.launch, what `make run` calls) and the workflow profile's
 rerun-incomplete, on a two-rule workflow in fresh processes: a run killed with SIGKILL resumes with
-the same command; a live run's lock is never taken from it."""
+the same command; a live run's lock is never taken from it. Its console: on a terminal one line per
+finished job and a failed job with its log file; into a file exactly Snakemake's."""
 
 from __future__ import annotations
 
 import os
+import pty
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +19,8 @@ import pytest
 import yaml
 
 from iotad import launch
+from iotad.console import Console
+from iotad.console import job_label as console_job_label
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -276,3 +281,171 @@ def test_workdir_of(tmp_path, monkeypatch):
     assert launch.workdir_of(["--directory=b"]) == (tmp_path / "b").resolve()
     assert launch.workdir_of(["-dc"]) == (tmp_path / "c").resolve()
     assert launch.workdir_of(["--directory", "a", "-d", "z"]) == (tmp_path / "z").resolve()
+
+
+# --- the console of `make run` (iotad.console): on a terminal, or asked for with IOTAD_CONSOLE=quiet ---
+
+FAILING = """
+rule all:
+    input: expand("out/{name}.txt", name=["good", "bad", "fine"])
+
+rule make:
+    output: "out/{name}.txt"
+    log: "logs/make/{name}.log"
+    shell: "echo making {wildcards.name} > {log}; test {wildcards.name} != bad; echo {wildcards.name} > {output}"
+"""
+SNAKEMAKE_M = [sys.executable, "-m", "snakemake"]
+
+
+def short(text: str) -> list[str]:
+    """A console's lines without their [HH:MM:SS] stamps."""
+    return [line.split("] ", 1)[1] if line.startswith("[") and "] " in line else line for line in text.splitlines()]
+
+
+def formatted(text: str) -> list[str]:
+    lines = []
+    console = Console(lines.append)
+    for line in text.splitlines(keepends=True):
+        console.feed(line)
+    console.end()
+    return lines
+
+
+def test_the_console_shortens_a_recorded_snakemake_run(workflow):
+    """Snakemake's real console (a two-rule run, then a run with a failing job) through Console:
+    one progress line per finished job, naming it; a failed job named with its log file."""
+    rc, raw = finish(workflow, [*SNAKEMAKE_M, *FAST])
+    assert rc == 0, raw
+    lines = short("\n".join(formatted(raw)))
+    done = [line for line in lines if " steps (" in line]
+    assert len(done) == raw.count("Finished jobid:") == 3, (raw, lines)
+    assert [line.split(" done: ")[1].split(" (")[0] for line in done] == ["slow", "b", "all"], lines
+    assert done[0].startswith("1 of 3 steps (33%) done: slow (") and done[0].endswith(" s)")
+    for noise in (
+        "reason:",
+        "Select jobs to execute",
+        "Execute 1 jobs",
+        "localrule",
+        "Finished jobid",
+        "Host:",
+        "SNAKEMAKE",
+    ):
+        assert not any(noise in line for line in lines), (noise, lines)
+    assert lines[0] == "Job stats:" and any(line.startswith("Complete log(s): ") for line in lines), lines
+
+    (workflow / "Snakefile").write_text(FAILING)
+    rc, raw = finish(workflow, [*SNAKEMAKE_M, *FAST, "--keep-going"])
+    assert rc == 1, raw
+    lines = short("\n".join(formatted(raw)))
+    done = [line for line in lines if " steps (" in line]
+    assert len(done) == raw.count("Finished jobid:") == 2, (raw, lines)
+    assert sorted(line.split(" done: ")[1].split(" (")[0] for line in done) == ["make fine", "make good"]
+    failed = [line for line in lines if line.startswith("FAILED:")]
+    assert len(failed) == 1 and failed[0].startswith("FAILED: make bad (jobid "), lines
+    assert failed[0].endswith(" — log: logs/make/bad.log"), lines
+    block = lines[lines.index(failed[0]) + 1 :]
+    assert (
+        block[0] == "Error in rule make:"
+        and "    log: logs/make/bad.log (check log file(s) for error details)" in block
+    )
+    assert "At least one job did not complete successfully." in lines
+
+
+def test_console_job_names_and_durations():
+    """A job's label from its wildcards' values, its duration from its start block to its end."""
+    now = [1000.0]
+    lines = []
+    console = Console(lines.append, clock=lambda: now[0])
+    for line in (
+        "[Mon Nov 30 12:00:00 2026]",
+        "rule train:",
+        "    jobid: 7",
+        "    wildcards: dataset=nsl-kdd, model=mae",
+    ):
+        console.feed(line)
+    now[0] += 42
+    for line in ("[Mon Nov 30 12:00:42 2026]", "Finished jobid: 7 (Rule: train)", "3 of 12 steps (25%) done"):
+        console.feed(line)
+    assert short("\n".join(lines)) == ["3 of 12 steps (25%) done: train nsl-kdd/mae (42 s)"]
+    assert console_job_label("train", "dataset=nsl-kdd, model=a=b, c") == "train nsl-kdd/a=b, c"
+    assert console_job_label("all", None) == "all"
+
+
+def test_the_launcher_on_a_terminal_shows_the_short_console(workflow, monkeypatch):
+    """Output to a terminal (a pty here, no IOTAD_CONSOLE): the short console, Snakemake's exit status."""
+    monkeypatch.delenv("IOTAD_CONSOLE", raising=False)
+    (workflow / "Snakefile").write_text(FAILING)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(launcher("--keep-going"), cwd=workflow, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every writer gone
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 1
+    lines = short(out.decode().replace("\r\n", "\n"))
+    assert sum(" steps (" in line for line in lines) == 2 and "reason:" not in out.decode(), lines
+    assert any(line.startswith("FAILED: make bad") and line.endswith("log: logs/make/bad.log") for line in lines), lines
+    complete = next((workflow / ".snakemake/log").glob("*.snakemake.log")).read_text()
+    assert "reason:" in complete and "Finished jobid" in complete  # Snakemake's own log keeps everything
+
+
+def normalized(text: str, workdir: Path) -> list[str]:
+    """Snakemake's console with what differs between two runs masked (times, ids, paths)."""
+    text = text.replace(str(workdir), "WD")
+    drop = ("  Date: ", "  Workflow ID: ", "  Command: ", "Elapsed time: ")
+    return [re.sub(r"\d", "0", line) for line in text.splitlines() if not line.startswith(drop)]
+
+
+def test_elsewhere_the_launcher_prints_snakemakes_output_unchanged(tmp_path, monkeypatch):
+    """Output to a file (the crash test, CI, bench): exactly Snakemake's console, line for line."""
+    monkeypatch.delenv("IOTAD_CONSOLE", raising=False)
+    outputs = []
+    for name, command in (("plain", [*SNAKEMAKE_M, *FAST]), ("launcher", launcher())):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        (workdir / "Snakefile").write_text(SNAKEFILE)
+        (workdir / "slow.py").write_text(SLOW)
+        shutil.copytree(REPO / "profiles/default", workdir / "profiles/default")
+        rc, out = finish(workdir, command)
+        assert rc == 0, out
+        outputs.append(normalized(out, workdir))
+    assert outputs[1] == outputs[0]
+    assert any(line.startswith("    reason: ") for line in outputs[1])  # Snakemake's job blocks, as before
+
+
+def test_the_short_console_is_written_line_by_line_and_a_killed_run_resumes(workflow, monkeypatch):
+    """IOTAD_CONSOLE=quiet into a file: each line is there as soon as Snakemake prints it (the job
+    counts while the first job still runs); the process group killed mid-job resumes as before."""
+    monkeypatch.setenv("IOTAD_CONSOLE", "quiet")
+    proc = start(workflow, launcher(), seconds=120)
+    wait_started(workflow, proc)
+    deadline = time.time() + 10
+    while "total" not in proc.log.read_text():
+        assert time.time() < deadline, proc.log.read_text()
+        time.sleep(0.05)
+    assert proc.log.read_text().startswith("Job stats:\n")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (workflow / "started").unlink()
+    assert launch.stale_locks(workflow)
+    rc, out = finish(workflow, launcher())
+    assert rc == 0, out
+    assert out.count(launch.RESUMING) == 1 and "done: slow (" in out and "reason:" not in out, out
+    assert_finished(workflow)
+
+
+def test_the_short_console_is_asked_for_or_follows_the_terminal(monkeypatch):
+    for asked, expected in (("quiet", True), ("full", False), ("QUIET", True)):
+        monkeypatch.setenv("IOTAD_CONSOLE", asked)
+        assert launch.quiet_console() is expected
+    monkeypatch.delenv("IOTAD_CONSOLE")
+    with open(os.devnull, "w") as devnull:
+        monkeypatch.setattr(sys, "stdout", devnull)
+        assert launch.quiet_console() is False
