@@ -140,29 +140,3 @@ def test_validation_loss_is_the_mean_over_every_row_repeats_included(nsl_slice):
     every_row = model.model_.evaluate(Xv.astype("float32"), codes, batch_size=8192, verbose=0, return_dict=True)
     assert model.history_["val_loss"][-1] == pytest.approx(every_row["loss"], rel=1e-5)
     assert model.history_["val_accuracy"][-1] == pytest.approx(every_row["accuracy"], abs=1e-6)
-
-
-@pytest.mark.parametrize("padding", ["valid", "same"])
-@pytest.mark.parametrize("steps", [1, 2, 3, 7, 8, 54])
-def test_window_max_pools_as_keras_max_pooling(steps, padding):
-    """The CNN-LSTM's pooling (written for XLA under op determinism) against Keras' MaxPooling1D, and its
-    gradient: each window's maximum receives the window's whole upstream gradient."""
-    import keras
-    import tensorflow as tf
-
-    from iotad.models.keras_parts import WindowMax1D
-
-    if padding == "valid" and steps < 2:
-        pytest.skip("valid pooling of a one-step sequence is empty in Keras")
-    x = np.random.default_rng(steps).normal(size=(5, steps, 4)).astype("float32")
-    expected = keras.layers.MaxPooling1D(2, padding=padding)(x)
-    ours = WindowMax1D(2, padding=padding)
-    np.testing.assert_array_equal(np.asarray(ours(x)), np.asarray(expected))
-    assert ours.compute_output_shape((None, steps, 4)) == (None, *expected.shape[1:])
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        total = tf.reduce_sum(ours(xt))
-    grad = tape.gradient(total, xt).numpy()
-    assert grad.sum() == pytest.approx(expected.shape[1] * 5 * 4)  # one unit per output entry
-    assert set(np.unique(grad)) <= {0.0, 1.0}  # no ties in continuous data: all to the maximum

@@ -32,12 +32,9 @@ def build_cnn_lstm(
     learning_rate: float = 1e-3,
     lstm_backwards: bool = True,
 ):
-    """Keras functional model: Reshape -> Conv1D -> max pooling -> LSTM -> Dense -> Dropout -> softmax,
-    compiled through XLA on TensorFlow (see ``_compile_with_xla``)."""
+    """Keras functional model: Reshape -> Conv1D -> MaxPooling1D -> LSTM -> Dense -> Dropout -> softmax."""
     import keras
     from keras import layers
-
-    from .keras_parts import WindowMax1D
 
     # Valid padding as in the paper; a sequence too short for it (TON_IoT devices: 2-4 features) is
     # zero-padded at the edges instead, so the model still builds.
@@ -45,9 +42,8 @@ def build_cnn_lstm(
     inputs = keras.Input(shape=(n_features,), name="features")
     x = layers.Reshape((n_features, 1), name="as_sequence")(inputs)
     x = layers.Conv1D(conv_filters, kernel_size, activation="relu", padding=padding, name="conv")(x)
-    x = WindowMax1D(pool_size, padding=padding, name="pool")(x)
-    # use_cudnn=False: on TensorFlow the cuDNN probe marks the layer unfit for XLA; there is no GPU here
-    x = layers.LSTM(lstm_units, go_backwards=lstm_backwards, use_cudnn=False, name="lstm")(x)
+    x = layers.MaxPooling1D(pool_size, padding=padding, name="pool")(x)
+    x = layers.LSTM(lstm_units, go_backwards=lstm_backwards, name="lstm")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="family")(x)
@@ -57,22 +53,8 @@ def build_cnn_lstm(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         weighted_metrics=["accuracy"],
-        steps_per_execution=16,
     )
-    _compile_with_xla(model)
     return model
-
-
-def _compile_with_xla(model) -> None:
-    """Train and predict through XLA on TensorFlow. Keras turns XLA off whenever TensorFlow's op
-    determinism is on (some ops, such as MaxPooling's gradient, lack a deterministic XLA kernel); this
-    network has none of them, XLA's CPU code is deterministic (a seed gives the same scores twice:
-    tests/unit/test_cnn_lstm.py), and the LSTM's step loop compiled whole trains several times
-    faster than TensorFlow's op-by-op loop (docs/measurements.md)."""
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        model._jit_compile = True  # the public setter refuses under op determinism, see above
 
 
 def _families(y, what: str) -> np.ndarray:

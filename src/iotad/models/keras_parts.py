@@ -58,32 +58,3 @@ def kl_to_centre(centre, mean_and_log_var):
     """KL(N(mean, exp(log_var)) || N(centre, I)), summed over the latent dimensions (VAE/MVAE)."""
     mean, log_var = ops.split(mean_and_log_var, 2, axis=-1)
     return 0.5 * ops.sum(ops.exp(log_var) + ops.square(mean - centre) - 1.0 - log_var, axis=-1)
-
-
-@keras.saving.register_keras_serializable(package="iotad")
-class WindowMax1D(layers.Layer):
-    """Max over non-overlapping windows of a sequence: MaxPooling1D's forward pass ('valid' drops a
-    trailing partial window; 'same' keeps it), written as a reshape and a max so that XLA compiles its
-    gradient under TensorFlow's op determinism (MaxPooling1D's gradient has no deterministic XLA kernel).
-    Gradient on tied maxima: shared among the tied entries instead of all to the first."""
-
-    def __init__(self, pool_size=2, padding="valid", **kwargs):
-        super().__init__(**kwargs)
-        self.pool_size, self.padding = int(pool_size), padding
-
-    def compute_output_shape(self, input_shape):
-        batch, steps, channels = input_shape
-        full, rest = divmod(steps, self.pool_size)
-        return batch, full + (1 if rest and self.padding == "same" else 0), channels
-
-    def call(self, inputs):
-        steps, channels = inputs.shape[1], inputs.shape[2]
-        full, rest = divmod(steps, self.pool_size)
-        if rest and self.padding == "same":  # pad the last window with copies of its last entry
-            inputs = ops.concatenate([inputs] + [inputs[:, -1:, :]] * (self.pool_size - rest), axis=1)
-            full += 1
-        windows = ops.reshape(inputs[:, : full * self.pool_size, :], (-1, full, self.pool_size, channels))
-        return ops.max(windows, axis=2)
-
-    def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding}
