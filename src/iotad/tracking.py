@@ -18,7 +18,9 @@ moves as one directory and is served by ``mlflow ui|server --artifacts-destinati
 (``make mlflow-ui``). ``MLFLOW_TRACKING_URI`` or ``mlflow.tracking_uri`` in the config point at a
 tracking server instead. Parallel jobs write to one sqlite file: writes that find the database locked
 are retried. The experiment is tagged ``mlflow.experimentKind`` = ``custom_model_development`` (a
-machine-learning experiment, not a GenAI one).
+machine-learning experiment, not a GenAI one): what MLflow's UI reads where its workflow switch is off.
+MLflow 3.17's UI goes by that switch alone (the link's ``workflowType``, else the browser's last choice,
+else GenAI): links in docs/mlflow.md carry ``workflowType=machine_learning``.
 
 A run carries who logged it: ``iotad.job`` (dataset/model/seed..., a child's with ``/<detector>``),
 ``iotad.checkout`` and ``iotad.config_hash``; a child also ``iotad.parent_job``. Logging a job again
@@ -60,6 +62,8 @@ JOB_TAG, CHECKOUT_TAG, CONFIG_TAG = "iotad.job", "iotad.checkout", "iotad.config
 PARENT_JOB_TAG = "iotad.parent_job"  # a child run's job (its own iotad.job adds the detector)
 PARENT_RUN_TAG = "mlflow.parentRunId"  # what makes a run a child in MLflow (the UI nests it)
 # The experiment's type for the UI: a machine-learning experiment (runs table), not a GenAI one (traces).
+# MLflow 3.17's UI reads it only with its workflow switch off (server/js: the experiment kind comes from
+# the URL's workflowType, else localStorage mlflow.workflowType_v1, else "genai"; the switch is on).
 KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH = 1000, 100
 SCORES_MAX_BYTES = 2_000_000  # a job's scores.parquet is attached up to this size (larger ones stay in results/)

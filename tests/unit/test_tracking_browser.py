@@ -1,7 +1,8 @@
-"""The MLflow UI in a real browser (headless Chromium, driven over the DevTools protocol): the experiment
-opens on its runs table, the runs of three models on one dataset sort by the one `test.auroc` key,
-and the comparison view of one child run per model has no empty metric column. Skipped without
-Chromium (Debian: apt-get install chromium).
+"""The MLflow UI in a real browser (headless Chromium, driven over the DevTools protocol): the bare
+experiment link opens on its runs table (after the sidebar's Model training switch, where MLflow 3.17
+opens GenAI), the runs of three models on one dataset sort by the one `test.auroc` key with its column
+shown, and the comparison view of one child run per model has no empty plot axis and a value in every
+column of every shared metric row. Skipped without Chromium (Debian: apt-get install chromium).
 
 The documented check (docs/mlflow.md) runs it on real run outputs and keeps the screenshots:
 
@@ -163,14 +164,77 @@ class Browser:
             )
         )
 
-    def click_sort_column(self, metric: str) -> None:
-        """Sort by ``metric`` from the Sort menu (which also adds its column to the table)."""
-        assert self.click("Array.from(document.querySelectorAll('button')).find(b => b.innerText.startsWith('Sort'))")
+    def key(self, key: str) -> None:
+        """Press and release Enter or Escape, as the keyboard sends them (React sees trusted events)."""
+        code = {"Enter": 13, "Escape": 27}[key]
+        for kind in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code})
+
+    def type_into(self, selector_js: str, text: str) -> None:
+        """Focus the input a JavaScript expression finds and type ``text`` into it."""
+        self.evaluate(f"{selector_js}.focus()")
+        self.send("Input.insertText", {"text": text})
         time.sleep(1)
-        self.click(f"document.querySelector('[data-testid=\"sort-select-{metric}\"]')")
-        time.sleep(2)
-        self.evaluate("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))")
+
+    def show_column(self, key: str) -> None:
+        """Columns -> search ``key`` -> tick it: the runs table shows the metric's column."""
+        assert self.click("Array.from(document.querySelectorAll('button')).find(b => b.innerText.trim() === 'Columns')")
+        time.sleep(1)
+        self.type_into("document.querySelector('input[placeholder=\"Search columns\"]')", key)
+        assert self.click(
+            "Array.from(document.querySelectorAll('[data-testid=column-selector-tree] .du-bois-light-tree-treenode'))"
+            f".filter(n => n.innerText.trim() === {json.dumps(key)})"
+            ".map(n => n.querySelector('.du-bois-light-tree-checkbox'))[0]"
+        ), f"no column {key} to choose"
+        time.sleep(1.5)
+        self.key("Escape")
         time.sleep(0.5)
+
+    def plot_axes(self, params: list[str], metrics: list[str]) -> None:
+        """The compare view's parallel-coordinates plot on these params and metrics (its default: the
+        first three params by name, which most detectors lack: axes of 'unknown')."""
+        assert self.click(
+            "Array.from(document.querySelectorAll('button')).find(b => b.innerText.trim() === 'Clear All')"
+        )
+        time.sleep(1)
+        for index, keys in enumerate((params, metrics)):
+            for key in keys:
+                self.type_into(
+                    f"document.querySelectorAll('input.du-bois-light-select-selection-search-input')[{index}]", key
+                )
+                self.key("Enter")
+                time.sleep(1)
+            self.key("Escape")
+            time.sleep(0.5)
+
+    def compare_metric_rows(self) -> dict[str, list[str]]:
+        """The compare view's Metrics table, {key: the cells of its row, one per run}: two virtualized
+        grids (the keys, the values) whose cells align by their top, scrolled through to render all."""
+        js = """(() => {
+          const grids = Array.from(document.querySelectorAll('.ReactVirtualized__Grid'));
+          const keys = grids.find(g => g.querySelector('a[title="Plot chart"]'));
+          const values = grids[grids.indexOf(keys) + 1];
+          const cells = g => Array.from(g.querySelectorAll('.ReactVirtualized__Grid__innerScrollContainer > div'));
+          const rows = {};
+          for (const c of cells(keys)) rows[c.style.top] = [c.innerText.trim()];
+          for (const c of cells(values)) if (rows[c.style.top]) rows[c.style.top].push(c.innerText.trim());
+          const inner = values.querySelector('.ReactVirtualized__Grid__innerScrollContainer');
+          return {rows: Object.values(rows), top: values.scrollTop, end: inner.offsetHeight - values.clientHeight};
+        })()"""
+        rows, step = {}, 0
+        while True:
+            seen = self.evaluate(js)
+            # A row whose value cells are not drawn yet (the two grids render in turn) keeps what it had.
+            rows.update({row[0]: row[1:] for row in seen["rows"] if len(row) > 1 or row[0] not in rows})
+            if seen["top"] >= seen["end"] or step > 500:
+                return rows
+            step += 1
+            self.evaluate(
+                "(() => { const g = Array.from(document.querySelectorAll('.ReactVirtualized__Grid'));"
+                " const v = g[g.findIndex(x => x.querySelector('a[title^=Plot]')) + 1];"
+                " v.scrollTop += 200; v.dispatchEvent(new Event('scroll')); })()"
+            )
+            time.sleep(0.5)
 
     def close_assistant(self) -> None:
         """Fold the MLflow Assistant panel away, where it shows (it covers a third of the page)."""
@@ -183,13 +247,14 @@ class Browser:
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
-    def screenshot(self, path: Path) -> None:
-        """A PNG of the page, quantized to stay small (a docs image under 300 KB)."""
+    def screenshot(self, path: Path, height: int = HEIGHT) -> None:
+        """A PNG of the page's top ``height`` pixels, quantized to stay small (a docs image under 300 KB)."""
         from PIL import Image
 
         data = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])
         path.write_bytes(data)
-        Image.open(path).convert("RGB").quantize(colors=128).save(path, optimize=True)
+        image = Image.open(path).convert("RGB")
+        image.crop((0, 0, image.width, min(height, image.height))).quantize(colors=128).save(path, optimize=True)
 
     def close(self):
         async def stop():
@@ -239,12 +304,24 @@ def test_runs_of_three_models_sort_by_test_auroc_and_compare_side_by_side(tmp_pa
     shots = os.environ.get("IOTAD_MLFLOW_SCREENSHOTS")
 
     with mlflow_server(workdir / "results" / "mlflow") as server:
-        # The experiment opens on its runs table, not the GenAI overview: MLflow 3.17 picks the view from
-        # the UI's workflow type (the sidebar switch, kept in the browser; GenAI by default), which the
-        # link sets; the experiment's tag mlflow.experimentKind is what earlier 3.x releases read.
+        # The experiment opens on its runs table, not the GenAI overview. MLflow 3.17 picks the view from
+        # the UI's workflow type alone: the link's workflowType, else the sidebar switch (GenAI / Model
+        # training) as this browser last left it (localStorage mlflow.workflowType_v1), else GenAI; the
+        # experiment's tag mlflow.experimentKind (set, and checked in test_tracking_compare) is what the
+        # UI reads where that switch is off. So: a fresh browser, no workflowType in the link, the switch
+        # set once, and the bare experiment link opens on the runs table from then on.
         parent = client.get_run(logged[0]["run_id"]).info.run_name
-        browser.open(f"{server}/#/experiments/{experiment}?workflowType=machine_learning", contains(parent))
-        assert "/traces" not in browser.evaluate("location.hash"), browser.evaluate("location.hash")
+        bare = f"{server}/#/experiments/{experiment}"
+        browser.open(bare, "location.hash.includes('workflowType=')")
+        if "/runs" not in browser.evaluate("location.hash"):  # MLflow 3.17: the GenAI view, whatever the tag
+            assert browser.click(
+                "Array.from(document.querySelectorAll('button, [role=radio], label, span'))"
+                ".find(e => e.innerText && e.innerText.trim() === 'Model training')"
+            ), "no GenAI / Model training switch in the sidebar"
+            time.sleep(2)
+        browser.open(bare, contains(parent))
+        hash_ = browser.evaluate("location.hash")
+        assert "/runs" in hash_ and "/traces" not in hash_ and "/overview" not in hash_, hash_
 
         # Child runs of one dataset, sorted by test.auroc: the order of their names on the page.
         query = urllib.parse.urlencode(
@@ -257,10 +334,13 @@ def test_runs_of_three_models_sort_by_test_auroc_and_compare_side_by_side(tmp_pa
         )
         ranked = sorted(children, key=lambda r: -r.data.metrics["test.auroc"])
         browser.open(f"{server}/#/experiments/{experiment}/runs?{query}", contains(*[r.info.run_name for r in ranked]))
-        browser.click_sort_column("test.auroc")  # as a user would: the sorted column also shows in the table
         browser.close_assistant()
+        browser.show_column("test.auroc")  # as a user would: Columns -> Metrics -> test.auroc
+        assert browser.evaluate(
+            "Array.from(document.querySelectorAll('[role=columnheader]')).some(h => h.innerText.trim() === 'test.auroc')"
+        ), "no test.auroc column in the runs table"
         if shots:
-            browser.screenshot(Path(shots) / "mlflow_runs_sorted.png")
+            browser.screenshot(Path(shots) / "mlflow_runs_sorted.png", height=480)
         shown = browser.evaluate(
             f"""(() => {{
             const names = {json.dumps([r.info.run_name for r in ranked])};
@@ -277,24 +357,32 @@ def test_runs_of_three_models_sort_by_test_auroc_and_compare_side_by_side(tmp_pa
         compare = urllib.parse.urlencode(
             {"runs": json.dumps(ids), "experiments": json.dumps([experiment]), "workflowType": "machine_learning"}
         )
-        browser.open(f"{server}/#/compare-runs?{compare}", contains("test.auroc", "test21.auroc"), timeout_s=180)
+        browser.open(
+            f"{server}/#/compare-runs?{compare}", contains("test.auroc", *[r.info.run_name for r in best.values()])
+        )
         browser.close_assistant()
+        # The plot's axes: keys every compared run has (the default, the first params by name, are
+        # hyperparameters most detectors lack).
+        axes = ["test.auroc", "test21.auroc", "test.auprc", "test.f1", "fit_seconds"]
+        assert all(key in run.data.metrics for run in best.values() for key in axes)
+        assert all("model" in run.data.params for run in best.values())
+        browser.plot_axes(["model"], axes)
+        browser.click("document.querySelector('h1, h2')")  # the selects' focus away
+        time.sleep(2)
+        plotted = browser.evaluate("Array.from(document.querySelectorAll('svg text')).map(t => t.textContent.trim())")
+        assert set(axes) | {"model"} <= set(plotted), plotted
+        assert "unknown" not in plotted, plotted  # an axis whose key a run lacks
         if shots:
             browser.screenshot(Path(shots) / "mlflow_compare.png")
-        text = browser.text()
-        lines = [line.strip() for line in text.splitlines()]
         keys = [set(run.data.metrics) for run in best.values()]
         shared, partial = set.intersection(*keys), set.union(*keys) - set.intersection(*keys)
-        rows = {}  # metric key -> the cells after it on the page
-        for i, line in enumerate(lines):
-            if line in shared | partial:
-                rows.setdefault(line, lines[i + 1 : i + 1 + len(best)])
-        assert "test.auroc" in rows and "test21.auroc" in rows
-        for key, cells in rows.items():
-            if key in shared:  # a key every compared run has: a number in every column
-                assert all(cell != "NaN" and cell != "-" for cell in cells), (key, cells)
+        rows = browser.compare_metric_rows()  # metric key -> its cells, one per run
+        assert shared <= set(rows), sorted(shared - set(rows))
+        for key in shared:  # a key every compared run has: a number in every column
+            assert len(rows[key]) == len(best) and all(c not in ("NaN", "-", "") for c in rows[key]), (key, rows[key])
         # NaN appears only where a detector has no such metric (epochs: only networks train in epochs).
-        nan_rows = {key for key, cells in rows.items() if "NaN" in cells}
+        nan_rows = {key for key, cells in rows.items() if "NaN" in cells or "" in cells}
         assert nan_rows <= partial, nan_rows
+        text = browser.text()
         for run in best.values():
             assert run.info.run_name in text

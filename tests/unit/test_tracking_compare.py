@@ -193,10 +193,16 @@ def test_params_are_resolved_hyperparameters_and_this_datasets_preprocessing(two
     assert deep["hyperparameters.percentile"] == "99.0" and "hyperparameters.code" not in deep
 
 
-def test_the_experiment_opens_on_the_runs_table_not_the_genai_view(store):
+def test_the_experiment_is_tagged_a_machine_learning_experiment(store):
+    """Read back from a fresh sqlite store (an absolute path): MLflow's UI shows an experiment of this
+    kind as runs (Model training) where it reads the tag; MLflow 3.17 goes by its sidebar switch instead
+    (test_tracking_browser checks what a browser shows)."""
     uri, experiment = store
+    assert uri.startswith("sqlite:////")
     tags = tracking.client_for(uri).get_experiment(experiment).tags
-    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tags[tracking.KIND_TAG] == "custom_model_development" == tracking.KIND
+    assert tracking.ensure_experiment(uri, "compare") == experiment  # found again, tag kept
+    assert tracking.client_for(uri).get_experiment(experiment).tags[tracking.KIND_TAG] == tracking.KIND
 
 
 def test_a_relog_replaces_parent_and_children(two_models, tmp_path):
