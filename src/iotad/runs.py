@@ -465,6 +465,8 @@ def _seed_job(
             "epochs": len(detector.history_.get("loss", [])),
             "splits": splits,
         }
+        if deterministic and shared[inputs][0] != seed:  # cross-dataset jobs reuse its scores too
+            document["detectors"][name]["fit_of_seed"] = shared[inputs][0]
         if getattr(detector, "train_mse_", None) is not None:
             document["detectors"][name]["train_mse"] = detector.train_mse_
         majority = (
@@ -494,16 +496,29 @@ def cross_job(
     log=None,
     train: Matrix | None = None,
     context: str = "",
+    shared: dict | None = None,
 ) -> JobResult:
     """Score another dataset's splits (in the training dataset's feature space) with fitted detectors;
     ``trained`` is the training job's metrics document (fit figures are copied from it); ``train``, the
-    training rows, gives each split's overlap with them (NSL-KDD is derived from KDD'99)."""
+    training rows, gives each split's overlap with them (NSL-KDD is derived from KDD'99). ``shared``
+    (one dict for a job's seeds) holds each seed's results: a detector the training job fitted once for
+    several seeds (``fit_of_seed``: no random step, same rows) takes that seed's scores on the same
+    matrices instead of scoring them again."""
+    shared = {} if shared is None else shared
     document = {
         key: trained[key] for key in ("model", "base_model", "seed", "params", "feature_columns") if key in trained
     }
     document["detectors"], frames, seen = {}, [], seen_in_training(tests, train)
     for name, detector in detectors.items():
-        splits, new_frames = score_splits(name, detector, tests, training_labels, log, seen, context)
+        source_seed = trained["detectors"][name].get("fit_of_seed", trained.get("seed"))
+        inputs = (name, source_seed, id(train), *map(id, tests.values()))
+        if inputs in shared:
+            splits, new_frames = copy.deepcopy(shared[inputs])
+            if log:
+                log.info("%s%s: the fit of seed %s, scored already (same rows)", context, name, source_seed)
+        else:
+            splits, new_frames = score_splits(name, detector, tests, training_labels, log, seen, context)
+            shared[inputs] = copy.deepcopy((splits, new_frames))
         frames += new_frames
         fit = {k: v for k, v in trained["detectors"][name].items() if k != "splits"}
         # degenerate where it was trained, or on this dataset's splits (constant scores, every normal flagged)

@@ -370,8 +370,26 @@ def test_a_detector_without_random_steps_is_fitted_once_for_seeds_on_the_same_ro
     assert fits == ["ECOD"]
     alone = run("ecod", ecod, [2])[0]
     pd.testing.assert_frame_equal(together[2].scores, alone.scores)
+    assert together[2].metrics["detectors"]["ecod"].pop("fit_of_seed") == 0
     assert without_times(together[2].metrics) == without_times(alone.metrics)
     assert together[2].metrics["seed"] == 2 and together[2].detectors["ecod"].seed == 2
+
+    # Scoring another dataset: the seeds sharing seed 0's fit take its scores there too; seed 2's
+    # cross-dataset result equals a job scoring seed 2 alone.
+    from iotad.runs import cross_job
+
+    together = run("ecod", ecod, [0, 1, 2])
+    scored = []
+    monkeypatch.setattr(
+        ECOD, "decision_function", lambda self, X, _f=ECOD.decision_function: (scored.append(len(X)), _f(self, X))[1]
+    )
+    shared, crossed = {}, []
+    for result in together:
+        crossed.append(cross_job(result.detectors, result.metrics, {"test": test}, {"normal"}, None, train, "", shared))
+    assert len(scored) == 1
+    lone = cross_job(together[2].detectors, together[2].metrics, {"test": test}, {"normal"}, None, train)
+    pd.testing.assert_frame_equal(crossed[2].scores, lone.scores)
+    assert without_times(crossed[2].metrics) == without_times(lone.metrics)
 
     run("knn", {"model": "pyod", "class": "KNN", "max_normal_rows": 1000}, [0, 1])
     assert fits == ["KNN", "KNN"]

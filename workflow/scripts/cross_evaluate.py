@@ -14,6 +14,7 @@ with job(snakemake, "cross_evaluate") as log:
     wc, inp, out = snakemake.wildcards, snakemake.input, snakemake.output
     splits = snakemake.params.tests
     read = cache(lambda path, columns: Matrix.read(path, columns and list(columns)))  # seeds sharing a view
+    shared = {}  # scores of fits that several seeds share (see cross_job)
     for i, seed in enumerate(snakemake.params.seeds):
         trained = json.loads(open(inp.metrics[i]).read())
         columns = tuple(
@@ -33,6 +34,7 @@ with job(snakemake, "cross_evaluate") as log:
             log,
             train,
             f"{wc.train} -> {wc.test}/{trained['model']}/seed{seed}: ",
+            shared,
         )
         result.metrics.update(dataset=wc.train, test_dataset=wc.test)
         write_parquet(result.scores, out.scores[i])
