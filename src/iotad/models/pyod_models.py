@@ -17,6 +17,7 @@ split's (for the threshold) as another.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import re
@@ -63,6 +64,11 @@ def pyod_class(name: str) -> type:
         if not callable(getattr(cls, method, None)):
             raise ValueError(f"detector class {name!r} has no {method}() (a PyOD detector's interface)")
     return cls
+
+
+# What ECOD and COPOD keep of the rows they last scored (their tail probabilities, rows x features,
+# float64): recomputed on every call, so not part of the fit that is saved.
+SCRATCH = ("U_l", "U_r", "U_skew", "O")
 
 
 @dataclass(repr=False, eq=False)
@@ -117,6 +123,8 @@ class PyodDetector(_OneClassBaseline):
         normal = seeded_subsample(normal, self.max_normal_rows, self.seed)
         self.train_rows_ = int(len(normal))
         self.model_ = self._build().fit(normal)
+        for name in SCRATCH:  # the fit's own scoring of the training rows
+            self.model_.__dict__.pop(name, None)
         trees = getattr(getattr(self.model_, "detector_", None), "estimators_", None)  # IForest: its trees' nodes
         self.n_params_ = int(sum(tree.tree_.node_count for tree in trees)) if trees is not None else None
         return normal
@@ -125,4 +133,5 @@ class PyodDetector(_OneClassBaseline):
         return np.asarray(self.model_.decision_scores_, dtype="float64")  # PyOD's own, from fit
 
     def _decision_function(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model_.decision_function(X), dtype="float64")
+        # on a shallow copy: whatever a class keeps of the rows it scores stays out of the saved fit
+        return np.asarray(copy.copy(self.model_).decision_function(X), dtype="float64")
