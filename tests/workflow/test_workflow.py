@@ -572,7 +572,7 @@ def test_default_config_dry_run_shows_the_whole_stage(tmp_path):
         "model_input": views,
         "train": 5 * 20 + 14 + 3,
         "mlflow_experiment": 1,
-        "track": 5,
+        "track": (5 * 20 + 14 + 3) + 4 * 2 + (2 * 19 + 3),  # a logging job per training, lofo and cross job
         "results_table": 1,
         "report_tables": 1,
         "loss_distribution_figure": 5 * 4,

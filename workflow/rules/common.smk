@@ -1,4 +1,5 @@
 # Shared helpers: the dataset registry, the enabled datasets and path functions.
+import functools
 import os
 import sys
 from pathlib import Path
@@ -330,9 +331,6 @@ def preparation_sweep_outputs(stage):
     ]
 
 
-TRACKED = expand("results/mlflow/runs/{dataset}.json", dataset=DATASETS)
-
-
 def report_outputs():
     """Tables, the rank figure, Figure 2 per seed-paper autoencoder and curves per test split."""
     autoencoders = [
@@ -376,13 +374,31 @@ def tracked_cross_jobs(dataset):
     return jobs
 
 
+@functools.cache
+def track_units():
+    """{unit: its runs}: one MLflow logging job per training job (``runs/<dataset>/<model>``, its
+    seeds), leave-one-family-out job (``lofo/<dataset>/<model>/<family>``) and cross-dataset job
+    (``cross/<train>/<test>/<model>``), so that runs appear as each job finishes."""
+    units = {}
+    for dataset in DATASETS:
+        for job in tracked_jobs(dataset):
+            params = job["params"]
+            family = params["held_out_family"]
+            unit = f"lofo/{dataset}/{params['model']}/{family}" if family else f"runs/{dataset}/{params['model']}"
+            units.setdefault(unit, []).append(job)
+        for job in tracked_cross_jobs(dataset):
+            units.setdefault(f"cross/{dataset}/{job['params']['test_dataset']}/{job['params']['model']}", []).append(
+                job
+            )
+    return units
+
+
 def track_inputs(wildcards):
-    files = [
-        f"{job['run']}/{file}"
-        for job in tracked_jobs(wildcards.dataset)
-        for file in ("metrics.json", "history.json", "model")
-    ]
-    return files + [f"{job['run']}/metrics.json" for job in tracked_cross_jobs(wildcards.dataset)]
+    files = ("metrics.json",) if wildcards.unit.startswith("cross/") else ("metrics.json", "history.json", "model")
+    return [f"{job['run']}/{file}" for job in track_units()[wildcards.unit] for file in files]
+
+
+TRACKED = expand("results/mlflow/runs/{unit}.json", unit=track_units())
 
 
 # The report (report.smk)

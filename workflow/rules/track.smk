@@ -1,7 +1,7 @@
 # MLflow: one experiment per config; per training job a parent run and a child run per detector
 # (sqlite under results/mlflow/ by default; a tracking server via mlflow.tracking_uri or
-# $MLFLOW_TRACKING_URI). One logging job per dataset: importing MLflow costs seconds, which per
-# training job would add minutes to a grid. See docs/mlflow.md.
+# $MLFLOW_TRACKING_URI). One logging job per training, leave-one-family-out and cross-dataset job, so
+# that its runs appear when it finishes (each costs MLflow's import, a few seconds). See docs/mlflow.md.
 
 
 rule mlflow_experiment:
@@ -30,19 +30,19 @@ rule track:
         experiment="results/mlflow/experiment.json",
         runs=track_inputs,
     output:
-        "results/mlflow/runs/{dataset}.json",
+        "results/mlflow/runs/{unit}.json",
     log:
-        "results/logs/track/{dataset}.log",
+        "results/logs/track/{unit}.log",
     benchmark:
-        "results/benchmarks/track/{dataset}.tsv"
+        "results/benchmarks/track/{unit}.tsv"
     conda:
         "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=10,
     params:
-        jobs=lambda wildcards: tracked_jobs(wildcards.dataset) + tracked_cross_jobs(wildcards.dataset),
+        jobs=lambda wildcards: track_units()[wildcards.unit],
         uri=MLFLOW_URI,
         config_hash=CONFIG_HASH,  # with the checkout, which earlier runs a re-log may replace
     script:

@@ -1,8 +1,8 @@
-"""Log every training job of one dataset, and the cross-dataset evaluations of its models, to MLflow:
-per job a parent run (params, loss curves, files, the fitted detectors as an MLflow Model) and a child
-run per detector (its metrics under keys every model shares, its tags). A job logged before by this
-checkout and config has its earlier runs replaced; other checkouts' and configs' runs are left alone
-(see iotad.tracking)."""
+"""Log one job's runs to MLflow (a training job's seeds, a leave-one-family-out job's, or a
+cross-dataset evaluation's; see track_units in common.smk): per run a parent run (params, loss
+curves, files, the fitted detectors as an MLflow Model) and a child run per detector (its metrics
+under keys every model shares, its tags). A job logged before by this checkout and config has its
+earlier runs replaced; other checkouts' and configs' runs are left alone (see iotad.tracking)."""
 
 import json
 from pathlib import Path
