@@ -384,7 +384,7 @@ def track_units():
         for job in tracked_jobs(dataset):
             params = job["params"]
             family = params["held_out_family"]
-            unit = f"lofo/{dataset}/{params['model']}/{family}" if family else f"runs/{dataset}/{params['model']}"
+            unit = f"lofo/{dataset}/{params['model']}/{family}" if family else f"train/{dataset}/{params['model']}"
             units.setdefault(unit, []).append(job)
         for job in tracked_cross_jobs(dataset):
             units.setdefault(f"cross/{dataset}/{job['params']['test_dataset']}/{job['params']['model']}", []).append(
