@@ -376,7 +376,7 @@ def tracked_cross_jobs(dataset):
 
 @functools.cache
 def track_units():
-    """{unit: its runs}: one MLflow logging job per training job (``runs/<dataset>/<model>``, its
+    """{unit: its runs}: one MLflow logging job per training job (``train/<dataset>/<model>``, its
     seeds), leave-one-family-out job (``lofo/<dataset>/<model>/<family>``) and cross-dataset job
     (``cross/<train>/<test>/<model>``), so that runs appear as each job finishes."""
     units = {}
