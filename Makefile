@@ -67,7 +67,9 @@ mlflow-server: setup  ## a tracking server for jobs on several nodes (MLFLOW_HOS
 	$(BIN)/mlflow server --host $(MLFLOW_HOST) --port $(MLFLOW_PORT) \
 	  --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --artifacts-destination $(MLFLOW_DIR)/artifacts $(MLFLOW_ARGS)
 
+# MLflow 3.17 opens an experiment in its GenAI view unless the link asks for the runs table.
 mlflow-ui: setup  ## browse the default store (sqlite) at http://127.0.0.1:5000
+	@echo "The runs table: http://127.0.0.1:$(MLFLOW_PORT)/#/experiments?workflowType=machine_learning"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --artifacts-destination $(MLFLOW_DIR)/artifacts \
 	  --host 127.0.0.1 --port $(MLFLOW_PORT)
 
