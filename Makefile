@@ -69,7 +69,8 @@ mlflow-server: setup  ## a tracking server for jobs on several nodes (MLFLOW_HOS
 
 # MLflow 3.17 opens an experiment in its GenAI view unless the link asks for the runs table.
 mlflow-ui: setup  ## browse the default store (sqlite) at http://127.0.0.1:5000
-	@echo "The runs table: http://127.0.0.1:$(MLFLOW_PORT)/#/experiments?workflowType=machine_learning"
+	@echo "The runs table: http://127.0.0.1:$(MLFLOW_PORT)/#/experiments/$$($(BIN)/python -c \
+	  'import json; print(json.load(open("$(MLFLOW_DIR)/experiment.json"))["experiment_id"])' 2>/dev/null || echo 1)/runs?workflowType=machine_learning"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DIR)/mlflow.db --artifacts-destination $(MLFLOW_DIR)/artifacts \
 	  --host 127.0.0.1 --port $(MLFLOW_PORT)
 
