@@ -11,6 +11,8 @@ rule mlflow_experiment:
         "results/logs/mlflow_experiment.log",
     benchmark:
         "results/benchmarks/mlflow_experiment/all.tsv"
+    # the store first: every logging job waits on it, and each runs as soon as its job finishes
+    priority: 100
     conda:
         "../../envs/models.yaml"
     threads: 1
