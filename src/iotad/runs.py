@@ -518,7 +518,7 @@ def cross_job(
                 log.info("%s%s: the fit of seed %s, scored already (same rows)", context, name, source_seed)
         else:
             splits, new_frames = score_splits(name, detector, tests, training_labels, log, seen, context)
-            shared[inputs] = copy.deepcopy((splits, new_frames))
+            shared[inputs] = (splits, new_frames)
         frames += new_frames
         fit = {k: v for k, v in trained["detectors"][name].items() if k != "splits"}
         # degenerate where it was trained, or on this dataset's splits (constant scores, every normal flagged)

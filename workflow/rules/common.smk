@@ -352,10 +352,10 @@ def report_outputs():
 
 
 # MLflow tracking (track.smk)
-def tracked_cross_jobs(dataset):
+def tracked_cross_jobs(dataset, training_jobs):
     """The cross-dataset evaluations of the models trained on ``dataset``: runs like their training
-    job's (its params and tags), with experiment_kind cross and the test dataset."""
-    trained = {job["job"]: job for job in tracked_jobs(dataset)}
+    job's (its entry in ``training_jobs``: params and tags), with experiment_kind cross and the test dataset."""
+    trained = {job["job"]: job for job in training_jobs}
     jobs = []
     for train, test in CROSS_PAIRS:
         if train != dataset:
@@ -381,15 +381,15 @@ def track_units():
     (``cross/<train>/<test>/<model>``), so that runs appear as each job finishes."""
     units = {}
     for dataset in DATASETS:
-        for job in tracked_jobs(dataset):
+        training_jobs = tracked_jobs(dataset)
+        for job in training_jobs:
             params = job["params"]
             family = params["held_out_family"]
             unit = f"lofo/{dataset}/{params['model']}/{family}" if family else f"train/{dataset}/{params['model']}"
             units.setdefault(unit, []).append(job)
-        for job in tracked_cross_jobs(dataset):
-            units.setdefault(f"cross/{dataset}/{job['params']['test_dataset']}/{job['params']['model']}", []).append(
-                job
-            )
+        for job in tracked_cross_jobs(dataset, training_jobs):
+            unit = f"cross/{dataset}/{job['params']['test_dataset']}/{job['params']['model']}"
+            units.setdefault(unit, []).append(job)
     return units
 
 
