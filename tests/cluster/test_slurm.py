@@ -96,7 +96,7 @@ def test_workflow_runs_as_slurm_jobs_and_every_run_reaches_the_mlflow_server(slu
         ran_as = {log: re.findall(r"SLURM job (\d+) on ", log.read_text()) for log in logs}
         assert all(len(ids) == 1 for ids in ran_as.values()), {str(k): v for k, v in ran_as.items() if len(v) != 1}
         assert {ids[0] for ids in ran_as.values()} <= submitted
-        train_logs = [log for log in logs if "/train/" in str(log)]
+        train_logs = [log for log in logs if log.relative_to(workdir / "results/logs").parts[0] == "train"]
         assert len(train_logs) == len(MODELS)  # one job per (dataset, model), all seeds inside
 
         # The outputs, and one MLflow run per (model, seed) on the tracking server.
