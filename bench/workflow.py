@@ -49,7 +49,7 @@ def main() -> None:
         command,
         env={**os.environ, "IOTAD_DATA_MIRROR": args.mirror},
         stdout=subprocess.DEVNULL,
-        stderr=open(workdir / "snakemake.log", "w"),
+        stderr=open(workdir / "snakemake.log", "a"),  # appended: a resumed run keeps every part's log
     )
     _, status, usage = os.wait4(proc.pid, 0)  # ru_maxrss: the largest process of the tree (KiB)
     wall = time.perf_counter() - start
