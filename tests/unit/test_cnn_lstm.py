@@ -140,3 +140,35 @@ def test_validation_loss_is_the_mean_over_every_row_repeats_included(nsl_slice):
     every_row = model.model_.evaluate(Xv.astype("float32"), codes, batch_size=8192, verbose=0, return_dict=True)
     assert model.history_["val_loss"][-1] == pytest.approx(every_row["loss"], rel=1e-5)
     assert model.history_["val_accuracy"][-1] == pytest.approx(every_row["accuracy"], abs=1e-6)
+
+
+def test_unrolled_lstm_trains_as_keras_own_loop(nsl_slice):
+    """The detector's network (unrolled LSTM, 16 steps a call) against Keras' plain one (looped LSTM, one
+    step a call) from the same initial weights and dropout stream: the same predictions, and after an
+    epoch of training the same weights, within 1e-6."""
+    from iotad.models import cnn_lstm, keras_setup
+
+    (X, _, fam), _, (Xt, _, _) = nsl_slice
+    classes = np.unique(fam)
+    codes = np.searchsorted(classes, fam)
+    nets = []
+    for fast in (False, True):
+        keras_setup.configure(0, 2)
+        nets.append(
+            cnn_lstm.build_cnn_lstm(
+                X.shape[1],
+                len(classes),
+                unroll=fast and cnn_lstm.UNROLL_LSTM,
+                steps_per_execution=cnn_lstm.STEPS_PER_EXECUTION if fast else 1,
+            )
+        )
+    plain, fast = nets
+    assert fast.get_layer("lstm").unroll and not plain.get_layer("lstm").unroll
+    fast.set_weights(plain.get_weights())
+    Xt = Xt[:2000].astype("float32")
+    np.testing.assert_allclose(fast.predict_on_batch(Xt), plain.predict_on_batch(Xt), atol=1e-6)
+    for net in nets:
+        net.fit(X.astype("float32"), codes, epochs=1, batch_size=256, shuffle=False, verbose=0)
+    for a, b in zip(fast.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(fast.predict_on_batch(Xt), plain.predict_on_batch(Xt), atol=1e-6)

@@ -17,6 +17,11 @@ from . import keras_setup, params
 from .base import Detector
 
 NORMAL = "normal"
+# On the CPU, TensorFlow's LSTM loop spends most of a step on per-timestep control flow for this
+# small cell: unrolled (one graph op sequence per timestep) and several steps per call, training runs
+# faster with the same arithmetic (tests/unit/test_cnn_lstm.py; docs/measurements.md).
+UNROLL_LSTM = True
+STEPS_PER_EXECUTION = 16
 
 
 def build_cnn_lstm(
@@ -31,8 +36,13 @@ def build_cnn_lstm(
     dropout: float = 0.2,
     learning_rate: float = 1e-3,
     lstm_backwards: bool = True,
+    unroll: bool = False,
+    steps_per_execution: int = 1,
 ):
-    """Keras functional model: Reshape -> Conv1D -> MaxPooling1D -> LSTM -> Dense -> Dropout -> softmax."""
+    """Keras functional model: Reshape -> Conv1D -> MaxPooling1D -> LSTM -> Dense -> Dropout -> softmax.
+
+    ``unroll`` and ``steps_per_execution`` change how TensorFlow runs it, not what it computes (the
+    defaults are Keras' own; ``CnnLstmDetector`` trains with both on)."""
     import keras
     from keras import layers
 
@@ -43,7 +53,7 @@ def build_cnn_lstm(
     x = layers.Reshape((n_features, 1), name="as_sequence")(inputs)
     x = layers.Conv1D(conv_filters, kernel_size, activation="relu", padding=padding, name="conv")(x)
     x = layers.MaxPooling1D(pool_size, padding=padding, name="pool")(x)
-    x = layers.LSTM(lstm_units, go_backwards=lstm_backwards, name="lstm")(x)
+    x = layers.LSTM(lstm_units, go_backwards=lstm_backwards, unroll=unroll, name="lstm")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="family")(x)
@@ -53,6 +63,7 @@ def build_cnn_lstm(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         weighted_metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model
 
@@ -153,6 +164,8 @@ class CnnLstmDetector(Detector):
             dropout=self.dropout,
             learning_rate=self.learning_rate,
             lstm_backwards=self.lstm_backwards,
+            unroll=UNROLL_LSTM,
+            steps_per_execution=STEPS_PER_EXECUTION,
         )
         callbacks = keras_setup.early_stopping(self.patience) if validation is not None else []
         start = time.perf_counter()
