@@ -142,7 +142,6 @@ def test_validation_loss_is_the_mean_over_every_row_repeats_included(nsl_slice):
     assert model.history_["val_accuracy"][-1] == pytest.approx(every_row["accuracy"], abs=1e-6)
 
 
-
 def test_unrolled_lstm_trains_as_keras_own_loop(nsl_slice):
     """unroll_lstm (the LSTM unrolled, 16 training steps a call) changes how TensorFlow runs the network,
     not what it computes: against Keras' looped LSTM, one step a call, with the same seed, the same
