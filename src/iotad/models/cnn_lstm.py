@@ -39,7 +39,7 @@ def build_cnn_lstm(
     """Keras functional model: Reshape -> Conv1D -> MaxPooling1D -> LSTM -> Dense -> Dropout -> softmax.
 
     ``unroll`` and ``steps_per_execution`` change how TensorFlow runs it, not what it computes (the
-    defaults are Keras' own; ``CnnLstmDetector`` trains with both on)."""
+    defaults are Keras' own; ``CnnLstmDetector(unroll_lstm=True)`` turns both on)."""
     import keras
     from keras import layers
 
