@@ -146,7 +146,7 @@ def test_unrolled_lstm_trains_as_keras_own_loop(nsl_slice):
     """unroll_lstm (the LSTM unrolled, 16 training steps a call) changes how TensorFlow runs the network,
     not what it computes: against Keras' looped LSTM, one step a call, with the same seed, the same
     training losses, validation losses and test scores, within 1e-5."""
-    (_, _, _), _, (Xt, _, _) = nsl_slice
+    _, _, (Xt, _, _) = nsl_slice
     plain, unrolled = (fit(nsl_slice, seed=1, epochs=2, unroll_lstm=u) for u in (False, True))
     assert unrolled.model_.get_layer("lstm").unroll and not plain.model_.get_layer("lstm").unroll
     assert unrolled.model_.steps_per_execution > 1 == plain.model_.steps_per_execution

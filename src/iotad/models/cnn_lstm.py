@@ -17,8 +17,6 @@ from . import keras_setup, params
 from .base import Detector
 
 NORMAL = "normal"
-# Steps per call of an unrolled network's training function (see CnnLstmDetector.unroll_lstm).
-STEPS_PER_EXECUTION = 16
 
 
 def build_cnn_lstm(
@@ -34,12 +32,11 @@ def build_cnn_lstm(
     learning_rate: float = 1e-3,
     lstm_backwards: bool = True,
     unroll: bool = False,
-    steps_per_execution: int = 1,
 ):
     """Keras functional model: Reshape -> Conv1D -> MaxPooling1D -> LSTM -> Dense -> Dropout -> softmax.
 
-    ``unroll`` and ``steps_per_execution`` change how TensorFlow runs it, not what it computes (the
-    defaults are Keras' own; ``CnnLstmDetector(unroll_lstm=True)`` turns both on)."""
+    ``unroll``: the LSTM unrolled and 16 training steps a call (Keras' loop and one step otherwise):
+    how TensorFlow runs the network, not what it computes (``CnnLstmDetector.unroll_lstm``)."""
     import keras
     from keras import layers
 
@@ -60,7 +57,7 @@ def build_cnn_lstm(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         weighted_metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
+        steps_per_execution=16 if unroll else 1,
     )
     return model
 
@@ -167,7 +164,6 @@ class CnnLstmDetector(Detector):
             learning_rate=self.learning_rate,
             lstm_backwards=self.lstm_backwards,
             unroll=self.unroll_lstm,
-            steps_per_execution=STEPS_PER_EXECUTION if self.unroll_lstm else 1,
         )
         callbacks = keras_setup.early_stopping(self.patience) if validation is not None else []
         start = time.perf_counter()
